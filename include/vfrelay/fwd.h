@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/**
+ * @file
+ * Runtime objects shared by the forwarder, the vhost-user glue and the
+ * datapaths: a relay (one vNIC) owns queue pairs; each queue pair is served
+ * by exactly one worker lcore for the life of the process.
+ *
+ * Threads and who touches what:
+ *  - control thread (main lcore): builds everything before workers start,
+ *    tears it down after they stop; logs events.
+ *  - vhost-events thread (librte_vhost callbacks): publishes/unpublishes the
+ *    device of a relay and the vring enable bits; never takes our locks;
+ *    after unpublishing it waits for the workers with RCU.
+ *  - worker lcores: read the published state once per visit, own the
+ *    counters of their queues.
+ *  - telemetry thread: reads counters and state.
+ */
+
+#ifndef VFRELAY_FWD_H
+#define VFRELAY_FWD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include <vfrelay/config.h>
+#include <vfrelay/hw.h>
+#include <vfrelay/stats.h>
+
+struct rte_mempool;
+struct rte_rcu_qsbr;
+struct fwd_relay;
+
+/** Which path a queue pair's RX side takes now (telemetry shows it). */
+enum fwd_rx_mode {
+	FWD_RX_MODE_COPY = 0,
+	FWD_RX_MODE_ZERO_COPY,
+};
+
+/** VF queue i <-> guest RX vring 2i and TX vring 2i+1. */
+struct fwd_queue {
+	/* Set before workers start, read-only afterwards. */
+	struct fwd_relay *relay;
+	uint16_t qid;
+	uint16_t port_id;
+	uint16_t burst;
+	uint16_t tx_retries;
+	unsigned int lcore;
+	struct rte_mempool *pool;     /**< mbufs for guest TX (dequeue copies into them) */
+
+	/* vhost-events: wo (release), worker: ro (acquire). -1: no device. */
+	_Atomic int vid;
+	/* vhost-events: wo, worker: ro. Guest enabled the vring. */
+	atomic_bool rx_enabled;
+	atomic_bool tx_enabled;
+	/* vhost-events: wo before publishing vid, worker: ro. */
+	bool guest_csum;              /**< guest accepts partial checksums (GUEST_CSUM) */
+	/* telemetry: ro */
+	_Atomic int rx_mode;          /**< enum fwd_rx_mode */
+
+	/* Worker: rw, telemetry: ro. */
+	struct fwd_queue_stats stats __rte_cache_aligned;
+};
+
+/** One vNIC: a VF port plus a vhost-user socket. */
+struct fwd_relay {
+	const struct fwd_relay_config *cfg;
+	unsigned int index;
+	struct hw_port port;
+	struct rte_mempool *pool;
+	bool registered;              /**< vhost socket registered (control thread) */
+
+	/* vhost-events: wo, telemetry/control: ro. */
+	_Atomic int vid;              /**< -1 while no guest is attached */
+	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
+	_Atomic uint64_t connects;    /**< guests that became ready, for operators */
+	_Atomic uint64_t disconnects;
+
+	uint16_t n_queues;
+	struct fwd_queue queues[FWD_MAX_QUEUES];
+};
+
+/** A worker lcore and the queue pairs it serves. */
+struct fwd_worker {
+	unsigned int lcore;
+	unsigned int rcu_id;          /**< thread id in the RCU QSBR variable */
+	bool idle_backoff;
+	uint32_t idle_sleep_max_us;
+	unsigned int n_queues;
+	struct fwd_queue *queues[FWD_MAX_RELAYS * FWD_MAX_QUEUES];
+	struct rte_rcu_qsbr *qsv;
+
+	atomic_bool stop;             /**< control: wo, worker: ro */
+	struct fwd_lcore_stats stats __rte_cache_aligned; /**< worker: rw, telemetry: ro */
+};
+
+/** Everything one vfrelay process runs. */
+struct fwd_instance {
+	const struct fwd_config *cfg;
+	unsigned int n_relays;
+	struct fwd_relay relays[FWD_MAX_RELAYS];
+	unsigned int n_workers;
+	struct fwd_worker workers[FWD_MAX_LCORES];
+	struct rte_rcu_qsbr *qsv;     /**< workers report quiescence once per loop */
+};
+
+/**
+ * Spread every relay's queue pairs over the workers: queue pairs are dealt
+ * round-robin in relay order so each relay's queues land on different
+ * lcores when there are enough of them.
+ *
+ * @param relay_queues  number of queue pairs of each relay
+ * @param n_relays      entries in @p relay_queues
+ * @param n_workers     worker lcores (>= 1)
+ * @param out           out[r * FWD_MAX_QUEUES + q] = worker index of relay r queue q
+ * @return 0 or -EINVAL
+ */
+int fwd_assign_queues(const uint16_t *relay_queues, unsigned int n_relays,
+		      unsigned int n_workers, unsigned int *out);
+
+/** Relay whose vhost socket path is @p path, or NULL. */
+struct fwd_relay *fwd_instance_relay_by_path(struct fwd_instance *inst, const char *path);
+
+/** Relay named @p name, or NULL. */
+struct fwd_relay *fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name);
+
+/** The process's instance (for librte_vhost and telemetry callbacks, which carry no context). */
+extern struct fwd_instance *fwd_current;
+
+#endif /* VFRELAY_FWD_H */
