@@ -34,7 +34,11 @@
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
+struct rte_ring;
 struct fwd_relay;
+
+/** Upper bound of the configurable burst; sizes on-stack arrays. */
+#define FWD_BURST_MAX 64
 
 /** Which path a queue pair's RX side takes now (telemetry shows it). */
 enum fwd_rx_mode {
@@ -52,6 +56,8 @@ struct fwd_queue {
 	uint16_t tx_retries;
 	unsigned int lcore;
 	struct rte_mempool *pool;     /**< mbufs for guest TX (dequeue copies into them) */
+	uint64_t vf_tx_offloads;      /**< offloads enabled on the VF's TX side */
+	bool vf_rx_csum;              /**< the VF marks RX checksums */
 
 	/* vhost-events: wo (release), worker: ro (acquire). -1: no device. */
 	_Atomic int vid;
@@ -107,6 +113,25 @@ struct fwd_instance {
 	unsigned int n_workers;
 	struct fwd_worker workers[FWD_MAX_LCORES];
 	struct rte_rcu_qsbr *qsv;     /**< workers report quiescence once per loop */
+	struct rte_ring *events;      /**< vhost-events -> control thread (struct fwd_event) */
+	_Atomic uint64_t events_lost; /**< ring full: only logging suffers */
+};
+
+enum fwd_event_type {
+	FWD_EV_GUEST_UP = 1,  /**< new_device: relay serves a guest */
+	FWD_EV_GUEST_DOWN,    /**< destroy_device: workers already let go of it */
+	FWD_EV_VRING,         /**< a vring was enabled or disabled */
+	FWD_EV_FEATURES,      /**< features changed (e.g. dirty logging for migration) */
+};
+
+/** What librte_vhost callbacks tell the control thread (for logs and state). */
+struct fwd_event {
+	uint32_t type;        /**< enum fwd_event_type */
+	uint32_t relay;       /**< index in fwd_instance.relays */
+	int32_t vid;
+	uint16_t vring;
+	uint16_t enable;
+	uint64_t features;
 };
 
 /**

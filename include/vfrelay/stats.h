@@ -44,10 +44,8 @@ struct fwd_queue_stats {
 #undef FWD_X_FIELD
 };
 
-#define FWD_X_COUNT(name) +1
 /** Number of counters in struct fwd_queue_stats. */
-#define FWD_QUEUE_N_COUNTERS (0 FWD_QUEUE_COUNTERS(FWD_X_COUNT))
-#undef FWD_X_COUNT
+#define FWD_QUEUE_N_COUNTERS (sizeof(struct fwd_queue_stats) / sizeof(uint64_t))
 
 /** Counter names in struct order, for output and tests. */
 extern const char *const fwd_queue_counter_names[];

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * Control thread: builds the instance, launches workers, turns librte_vhost
+ * events into log lines, and tears down in the one safe order (guest
+ * sockets, then workers, then VF ports).
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <vfrelay/vhost_backend.h>
+
+#include "fwd_priv.h"
+
+struct fwd_instance *fwd_current;
+
+/* Lock-free C11 atomics are async-signal-safe. */
+static atomic_int fwd_ctl_signal;
+
+static void
+fwd_ctl_on_signal(int sig)
+{
+	atomic_store_explicit(&fwd_ctl_signal, sig, memory_order_relaxed);
+}
+
+struct fwd_relay *
+fwd_instance_relay_by_path(struct fwd_instance *inst, const char *path)
+{
+	for (unsigned int i = 0; i < inst->n_relays; i++)
+		if (strcmp(inst->relays[i].cfg->vhost, path) == 0)
+			return &inst->relays[i];
+	return NULL;
+}
+
+struct fwd_relay *
+fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name)
+{
+	for (unsigned int i = 0; i < inst->n_relays; i++)
+		if (strcmp(inst->relays[i].cfg->name, name) == 0)
+			return &inst->relays[i];
+	return NULL;
+}
+
+/* Enough mbufs for every VF RX ring, every TX ring in flight and one burst per queue. */
+static struct rte_mempool *
+fwd_ctl_create_pool(const struct fwd_relay_config *rc, uint16_t burst)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	uint32_t frame = (uint32_t)rc->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN;
+	uint32_t room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE, frame + RTE_PKTMBUF_HEADROOM);
+	uint32_t n = (uint32_t)rc->queues * (rc->rx_ring_size + rc->tx_ring_size + 2u * burst);
+
+	/* One buffer per frame: guest TX needs no chains and jumbo RX no scatter. */
+	room = RTE_ALIGN_CEIL(room, RTE_CACHE_LINE_SIZE);
+	snprintf(name, sizeof(name), "vfr_%s", rc->name);
+	return rte_pktmbuf_pool_create(name, n + 1024, 256, 0, (uint16_t)room, rte_socket_id());
+}
+
+static int
+fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size_t errlen)
+{
+	const struct fwd_config *cfg = inst->cfg;
+	const struct fwd_relay_config *rc = &cfg->relays[idx];
+	struct fwd_relay *r = &inst->relays[idx];
+	char why[256];
+	int ret;
+
+	r->cfg = rc;
+	r->index = idx;
+	r->n_queues = rc->queues;
+	atomic_init(&r->vid, -1);
+	r->port.port_id = RTE_MAX_ETHPORTS;
+
+	r->pool = fwd_ctl_create_pool(rc, cfg->burst);
+	if (r->pool == NULL) {
+		snprintf(err, errlen,
+			 "[relay %s] mtu: cannot allocate mbufs for %u queues of %u+%u descriptors "
+			 "(%s); give EAL more memory with '-m' in [vfrelay] eal",
+			 rc->name, rc->queues, rc->rx_ring_size, rc->tx_ring_size,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+
+	ret = hw_port_open(&r->port, rc->vf, why, sizeof(why));
+	if (ret == 0) {
+		struct hw_port_params prm = {
+			.n_queues = rc->queues,
+			.mtu = rc->mtu,
+			.rx_ring_size = rc->rx_ring_size,
+			.tx_ring_size = rc->tx_ring_size,
+			.rx_pool = r->pool,
+		};
+		ret = hw_port_setup(&r->port, &prm, why, sizeof(why));
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "[relay %s] %s", rc->name, why);
+		return ret;
+	}
+
+	for (uint16_t q = 0; q < rc->queues; q++) {
+		struct fwd_queue *fq = &r->queues[q];
+
+		fq->relay = r;
+		fq->qid = q;
+		fq->port_id = r->port.port_id;
+		fq->burst = cfg->burst;
+		fq->tx_retries = cfg->tx_retries;
+		fq->pool = r->pool;
+		fq->vf_tx_offloads = r->port.tx_offloads;
+		fq->vf_rx_csum = (r->port.rx_offloads & RTE_ETH_RX_OFFLOAD_CHECKSUM) != 0;
+		atomic_init(&fq->vid, -1);
+		atomic_init(&fq->rx_enabled, false);
+		atomic_init(&fq->tx_enabled, false);
+		atomic_init(&fq->rx_mode, FWD_RX_MODE_COPY);
+	}
+	return 0;
+}
+
+static int
+fwd_ctl_setup_workers(struct fwd_instance *inst, char *err, size_t errlen)
+{
+	const struct fwd_config *cfg = inst->cfg;
+	uint16_t relay_queues[FWD_MAX_RELAYS];
+	static unsigned int where[FWD_MAX_RELAYS * FWD_MAX_QUEUES];
+	size_t sz;
+	int ret;
+
+	inst->n_workers = cfg->n_lcores - 1;
+	sz = rte_rcu_qsbr_get_memsize(inst->n_workers);
+	inst->qsv = rte_zmalloc("vfr_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (inst->qsv == NULL || rte_rcu_qsbr_init(inst->qsv, inst->n_workers) != 0) {
+		snprintf(err, errlen, "[vfrelay] eal: cannot allocate the RCU state");
+		return -ENOMEM;
+	}
+
+	for (unsigned int r = 0; r < inst->n_relays; r++)
+		relay_queues[r] = inst->relays[r].n_queues;
+	ret = fwd_assign_queues(relay_queues, inst->n_relays, inst->n_workers, where);
+	if (ret < 0) {
+		snprintf(err, errlen, "[vfrelay] lcores: cannot assign queues to workers");
+		return ret;
+	}
+
+	for (unsigned int i = 0; i < inst->n_workers; i++) {
+		struct fwd_worker *w = &inst->workers[i];
+
+		w->lcore = cfg->lcores[i + 1];
+		w->rcu_id = i;
+		w->qsv = inst->qsv;
+		w->idle_backoff = cfg->idle_backoff;
+		w->idle_sleep_max_us = cfg->idle_sleep_max_us;
+		atomic_init(&w->stop, false);
+		rte_rcu_qsbr_thread_register(inst->qsv, i);
+	}
+	for (unsigned int r = 0; r < inst->n_relays; r++) {
+		struct fwd_relay *rel = &inst->relays[r];
+
+		for (uint16_t q = 0; q < rel->n_queues; q++) {
+			struct fwd_worker *w = &inst->workers[where[r * FWD_MAX_QUEUES + q]];
+
+			rel->queues[q].lcore = w->lcore;
+			w->queues[w->n_queues++] = &rel->queues[q];
+		}
+	}
+	return 0;
+}
+
+int
+fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err, size_t errlen)
+{
+	char why[384];
+	int ret;
+
+	memset(inst, 0, sizeof(*inst));
+	inst->cfg = cfg;
+	fwd_current = inst;
+
+	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
+					    rte_socket_id(), RING_F_SC_DEQ);
+	if (inst->events == NULL) {
+		snprintf(err, errlen, "[vfrelay] eal: cannot allocate the event ring: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+
+	for (unsigned int i = 0; i < cfg->n_relays; i++) {
+		inst->n_relays = i + 1;
+		ret = fwd_ctl_setup_relay(inst, i, err, errlen);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = fwd_ctl_setup_workers(inst, err, errlen);
+	if (ret < 0)
+		goto fail;
+
+	for (unsigned int i = 0; i < inst->n_relays; i++) {
+		struct fwd_relay *r = &inst->relays[i];
+
+		ret = hw_port_start(&r->port, why, sizeof(why));
+		if (ret == 0)
+			ret = vhost_backend_register(r, why, sizeof(why));
+		if (ret == 0)
+			ret = vhost_backend_start(r, why, sizeof(why));
+		if (ret < 0) {
+			snprintf(err, errlen, "[relay %s] %s", r->cfg->name, why);
+			goto fail;
+		}
+	}
+	return 0;
+
+fail:
+	fwd_ctl_teardown(inst);
+	return ret;
+}
+
+static void
+fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
+{
+	const struct fwd_relay *r = &inst->relays[ev->relay];
+	const char *name = r->cfg->name;
+
+	switch (ev->type) {
+	case FWD_EV_GUEST_UP:
+		FWD_LOG(INFO, "%s: guest attached (vid %d, %u vrings, features 0x%" PRIx64 ")\n",
+			name, ev->vid, ev->vring, ev->features);
+		if (ev->vring / 2u > r->n_queues)
+			FWD_LOG(WARNING,
+				"%s: guest has %u queue pairs, relay serves %u; the rest stay idle\n",
+				name, ev->vring / 2u, r->n_queues);
+		break;
+	case FWD_EV_GUEST_DOWN:
+		FWD_LOG(INFO, "%s: guest detached (vid %d)\n", name, ev->vid);
+		break;
+	case FWD_EV_VRING:
+		FWD_LOG(INFO, "%s: vring %u (%s %u) %s\n", name, ev->vring,
+			ev->vring & 1 ? "tx" : "rx", ev->vring / 2u,
+			ev->enable ? "enabled" : "disabled");
+		break;
+	case FWD_EV_FEATURES:
+		FWD_LOG(INFO, "%s: features now 0x%" PRIx64 "\n", name, ev->features);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+fwd_ctl_run(struct fwd_instance *inst)
+{
+	struct sigaction sa = {.sa_handler = fwd_ctl_on_signal};
+	const struct timespec tick = {.tv_nsec = 20 * 1000 * 1000};
+	struct fwd_event ev;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	for (unsigned int i = 0; i < inst->n_workers; i++) {
+		struct fwd_worker *w = &inst->workers[i];
+
+		ret = rte_eal_remote_launch(fwd_worker_main, w, w->lcore);
+		if (ret < 0) {
+			FWD_LOG(ERR, "cannot launch worker on lcore %u: %s\n", w->lcore,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	FWD_LOG(INFO, "instance %s running: %u relays, %u workers\n", inst->cfg->name,
+		inst->n_relays, inst->n_workers);
+
+	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
+		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
+			fwd_ctl_log_event(inst, &ev);
+		nanosleep(&tick, NULL);
+	}
+	FWD_LOG(INFO, "signal %d: shutting down\n", atomic_load(&fwd_ctl_signal));
+	return 0;
+}
+
+void
+fwd_ctl_teardown(struct fwd_instance *inst)
+{
+	/* 1. Guests first: destroy_device waits until workers let go of their memory. */
+	for (unsigned int i = 0; i < inst->n_relays; i++)
+		vhost_backend_unregister(&inst->relays[i]);
+
+	/* 2. Workers. */
+	for (unsigned int i = 0; i < inst->n_workers; i++)
+		atomic_store_explicit(&inst->workers[i].stop, true, memory_order_relaxed);
+	rte_eal_mp_wait_lcore();
+
+	/* 3. VF ports and their buffers. */
+	for (unsigned int i = 0; i < inst->n_relays; i++) {
+		struct fwd_relay *r = &inst->relays[i];
+
+		hw_port_close(&r->port);
+		rte_mempool_free(r->pool);
+		r->pool = NULL;
+	}
+	inst->n_relays = 0;
+	inst->n_workers = 0;
+	rte_free(inst->qsv);
+	inst->qsv = NULL;
+	rte_ring_free(inst->events);
+	inst->events = NULL;
+}

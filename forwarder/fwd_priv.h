@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/* Forwarder internals shared by main.c, the control thread and the workers. */
+
+#ifndef VFRELAY_FWD_PRIV_H
+#define VFRELAY_FWD_PRIV_H
+
+#include <stddef.h>
+
+#include <vfrelay/fwd.h>
+
+/* Empty loop iterations before the first idle sleep (~tens of microseconds). */
+#define FWD_IDLE_SPIN_ITERS 1024
+
+extern int fwd_logtype;
+#define FWD_LOG(level, ...) rte_log(RTE_LOG_##level, fwd_logtype, "vfrelay: " __VA_ARGS__)
+
+/** Worker lcore entry point (rte_eal_remote_launch); @p arg is its struct fwd_worker. */
+int fwd_worker_main(void *arg);
+
+/**
+ * Build everything the config describes, after rte_eal_init(): pools, VF
+ * ports, queue assignment, vhost sockets. On failure everything built so
+ * far is torn down and @p err names the section and key.
+ */
+int fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err,
+		  size_t errlen);
+
+/** Launch workers, then serve events until SIGINT/SIGTERM. */
+int fwd_ctl_run(struct fwd_instance *inst);
+
+/** Stop vhost sockets, workers and ports, in that order. Idempotent. */
+void fwd_ctl_teardown(struct fwd_instance *inst);
+
+/** Register the /vfrelay/ telemetry commands. */
+int fwd_telemetry_register(void);
+
+#endif /* VFRELAY_FWD_PRIV_H */

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * Operator counters over the DPDK telemetry socket
+ * (/var/run/dpdk/<name>/dpdk_telemetry.v2). Runs on the telemetry thread and
+ * only reads: counters are single-writer uint64 values, so a read may be a
+ * few packets old but is never torn.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_telemetry.h>
+
+#include "fwd_priv.h"
+
+static const char *
+fwd_telemetry_rx_mode(const struct fwd_queue *q)
+{
+	return atomic_load_explicit(&q->rx_mode, memory_order_relaxed) == FWD_RX_MODE_ZERO_COPY
+		       ? "zero-copy"
+		       : "copy";
+}
+
+static void
+fwd_telemetry_add_counters(struct rte_tel_data *d, const struct fwd_queue_stats *s)
+{
+	for (size_t i = 0; i < FWD_QUEUE_N_COUNTERS; i++)
+		rte_tel_data_add_dict_u64(d, fwd_queue_counter_names[i], fwd_queue_stats_get(s, i));
+}
+
+static int
+fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct fwd_instance *inst = fwd_current;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	if (inst == NULL)
+		return 0;
+	for (unsigned int i = 0; i < inst->n_relays; i++) {
+		const struct fwd_relay *r = &inst->relays[i];
+		struct rte_tel_data *rd = rte_tel_data_alloc();
+		int vid = atomic_load_explicit(&r->vid, memory_order_acquire);
+		char feat[24];
+
+		if (rd == NULL)
+			return -ENOMEM;
+		snprintf(feat, sizeof(feat), "0x%" PRIx64,
+			 atomic_load_explicit(&r->features, memory_order_relaxed));
+		rte_tel_data_start_dict(rd);
+		rte_tel_data_add_dict_string(rd, "vf", r->cfg->vf);
+		rte_tel_data_add_dict_string(rd, "driver", r->port.driver);
+		rte_tel_data_add_dict_int(rd, "port_id", r->port.port_id);
+		rte_tel_data_add_dict_string(rd, "vhost", r->cfg->vhost);
+		rte_tel_data_add_dict_string(rd, "vhost_mode", fwd_vhost_mode_str(r->cfg->vhost_mode));
+		rte_tel_data_add_dict_string(rd, "state", vid >= 0 ? "running" : "waiting");
+		rte_tel_data_add_dict_int(rd, "vid", vid);
+		rte_tel_data_add_dict_string(rd, "features", feat);
+		rte_tel_data_add_dict_int(rd, "mtu", r->cfg->mtu);
+		rte_tel_data_add_dict_int(rd, "queues", r->n_queues);
+		rte_tel_data_add_dict_string(rd, "zero_copy", fwd_zero_copy_str(r->cfg->zero_copy));
+		rte_tel_data_add_dict_u64(rd, "connects",
+					  atomic_load_explicit(&r->connects, memory_order_relaxed));
+		rte_tel_data_add_dict_u64(rd, "disconnects",
+					  atomic_load_explicit(&r->disconnects, memory_order_relaxed));
+		rte_tel_data_add_dict_container(d, r->cfg->name, rd, 0);
+	}
+	return 0;
+}
+
+static int
+fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct fwd_instance *inst = fwd_current;
+	struct fwd_queue_stats total = {0};
+	struct fwd_relay *r;
+	struct rte_tel_data *td;
+
+	RTE_SET_USED(cmd);
+	if (inst == NULL || params == NULL || *params == '\0')
+		return -EINVAL;
+	r = fwd_instance_relay_by_name(inst, params);
+	if (r == NULL)
+		return -EINVAL;
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "relay", r->cfg->name);
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		const struct fwd_queue *q = &r->queues[i];
+		struct rte_tel_data *qd = rte_tel_data_alloc();
+		struct fwd_queue_stats snap = q->stats;
+		char key[8];
+
+		if (qd == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(qd);
+		rte_tel_data_add_dict_int(qd, "lcore", (int)q->lcore);
+		rte_tel_data_add_dict_string(qd, "mode", fwd_telemetry_rx_mode(q));
+		rte_tel_data_add_dict_int(qd, "rx_enabled",
+					  atomic_load_explicit(&q->rx_enabled, memory_order_relaxed));
+		rte_tel_data_add_dict_int(qd, "tx_enabled",
+					  atomic_load_explicit(&q->tx_enabled, memory_order_relaxed));
+		fwd_telemetry_add_counters(qd, &snap);
+		fwd_queue_stats_add(&total, &snap);
+		snprintf(key, sizeof(key), "q%u", i);
+		rte_tel_data_add_dict_container(d, key, qd, 0);
+	}
+	td = rte_tel_data_alloc();
+	if (td == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(td);
+	fwd_telemetry_add_counters(td, &total);
+	rte_tel_data_add_dict_container(d, "total", td, 0);
+	return 0;
+}
+
+static int
+fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct fwd_instance *inst = fwd_current;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
+	if (inst == NULL)
+		return 0;
+	for (unsigned int i = 0; i < inst->n_workers; i++) {
+		const struct fwd_worker *w = &inst->workers[i];
+		struct fwd_lcore_stats s = w->stats;
+		struct rte_tel_data *wd = rte_tel_data_alloc();
+		char key[12];
+
+		if (wd == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(wd);
+		rte_tel_data_add_dict_u64(wd, "busy_cycles", s.busy_cycles);
+		rte_tel_data_add_dict_u64(wd, "idle_cycles", s.idle_cycles);
+		rte_tel_data_add_dict_u64(wd, "packets", s.packets);
+		rte_tel_data_add_dict_u64(wd, "iterations", s.iterations);
+		rte_tel_data_add_dict_u64(wd, "sleeps", s.sleeps);
+		rte_tel_data_add_dict_int(wd, "queues", (int)w->n_queues);
+		snprintf(key, sizeof(key), "%u", w->lcore);
+		rte_tel_data_add_dict_container(d, key, wd, 0);
+	}
+	return 0;
+}
+
+int
+fwd_telemetry_register(void)
+{
+	int ret = 0;
+
+	ret |= rte_telemetry_register_cmd("/vfrelay/relays", fwd_telemetry_relays,
+					  "Relays of this instance: VF, socket, state, features. "
+					  "No parameters");
+	ret |= rte_telemetry_register_cmd("/vfrelay/stats", fwd_telemetry_stats,
+					  "Per-queue counters of a relay. Parameter: relay name");
+	ret |= rte_telemetry_register_cmd("/vfrelay/lcores", fwd_telemetry_lcores,
+					  "Per-worker busy/idle cycles and packets. No parameters");
+	return ret == 0 ? 0 : -EINVAL;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * What each PMD family needs beyond ethdev's generic view. Chosen at runtime
+ * by driver name, never by #ifdef, so one binary serves every host.
+ */
+
+#include <string.h>
+
+#include <vfrelay/hw.h>
+
+static const struct hw_ops hw_ops_iavf = {
+	.name = "iavf",
+	.software = false,
+	/* RX buffer size is programmed in 128-byte units (RXQ ctx dbuff). */
+	.rx_buf_align = 128,
+};
+
+static const struct hw_ops hw_ops_mlx5 = {
+	.name = "mlx5",
+	.software = false,
+	/* Any size; external memory must be registered as an MR before DMA. */
+	.rx_buf_align = 1,
+};
+
+static const struct hw_ops hw_ops_software = {
+	.name = "software",
+	.software = true,
+	.rx_buf_align = 1,
+};
+
+static const struct hw_ops hw_ops_generic = {
+	.name = "generic",
+	.software = false,
+	/* Conservative: ixgbe-class devices program 1 KiB units. */
+	.rx_buf_align = 1024,
+};
+
+static const struct {
+	const char *driver;
+	const struct hw_ops *ops;
+} hw_ops_table[] = {
+	{"net_iavf", &hw_ops_iavf},
+	{"mlx5_pci", &hw_ops_mlx5},
+	{"net_mlx5", &hw_ops_mlx5},
+	{"net_null", &hw_ops_software},
+	{"net_af_packet", &hw_ops_software},
+	{"net_tap", &hw_ops_software},
+	{"net_virtio_user", &hw_ops_software},
+	{"net_ring", &hw_ops_software},
+	{"net_pcap", &hw_ops_software},
+};
+
+const struct hw_ops *
+hw_ops_for_driver(const char *driver)
+{
+	for (size_t i = 0; i < RTE_DIM(hw_ops_table); i++)
+		if (strcmp(driver, hw_ops_table[i].driver) == 0)
+			return hw_ops_table[i].ops;
+	return &hw_ops_generic;
+}

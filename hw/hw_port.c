@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * VF port lifecycle (control thread only): probe a device string, configure
+ * queues/MTU/offloads, start, stop. Errors are returned as text that starts
+ * with the config key they concern, so the caller can prefix the section and
+ * the operator can fix the file from the message alone.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+
+#include <vfrelay/hw.h>
+
+RTE_LOG_REGISTER_DEFAULT(hw_logtype, INFO);
+#define HW_LOG(level, ...) rte_log(RTE_LOG_##level, hw_logtype, "hw: " __VA_ARGS__)
+
+/* Offloads we use when present; the rest is done in software or withheld. */
+#define HW_RX_OFFLOADS_WANTED                                                                      \
+	(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+#define HW_TX_OFFLOADS_WANTED                                                                      \
+	(RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |                            \
+	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+
+/* Ethernet + two VLAN tags + FCS: the largest frame an MTU allows on the wire. */
+#define HW_FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * 4 + RTE_ETHER_CRC_LEN)
+
+int
+hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen)
+{
+	struct rte_dev_iterator it;
+	struct rte_eth_dev_info info;
+	uint16_t pid;
+	bool found = false;
+	int ret;
+
+	memset(port, 0, sizeof(*port));
+	port->port_id = RTE_MAX_ETHPORTS;
+
+	ret = rte_dev_probe(devargs);
+	if (ret < 0 && ret != -EEXIST) {
+		snprintf(err, errlen, "vf: cannot probe device: %s, got '%s'", rte_strerror(-ret),
+			 devargs);
+		return ret;
+	}
+	port->probed_by_us = ret == 0;
+
+	RTE_ETH_FOREACH_MATCHING_DEV(pid, devargs, &it) {
+		if (!found) {
+			port->port_id = pid;
+			found = true;
+		}
+	}
+	if (!found) {
+		snprintf(err, errlen, "vf: device probed but it is not an Ethernet port, got '%s'",
+			 devargs);
+		return -ENODEV;
+	}
+
+	ret = rte_eth_dev_info_get(port->port_id, &info);
+	if (ret < 0) {
+		snprintf(err, errlen, "vf: cannot read device info: %s, got '%s'",
+			 rte_strerror(-ret), devargs);
+		return ret;
+	}
+	rte_eth_dev_get_name_by_port(port->port_id, port->name);
+	snprintf(port->driver, sizeof(port->driver), "%s", info.driver_name);
+	port->ops = hw_ops_for_driver(info.driver_name);
+	rte_eth_macaddr_get(port->port_id, &port->mac);
+	HW_LOG(INFO, "port %u '%s' driver %s (%s quirks)\n", port->port_id, port->name,
+	       port->driver, port->ops->name);
+	return 0;
+}
+
+int
+hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
+	uint16_t nb_rxd = prm->rx_ring_size;
+	uint16_t nb_txd = prm->tx_ring_size;
+	uint32_t frame = (uint32_t)prm->mtu + HW_FRAME_OVERHEAD;
+	uint32_t room = rte_pktmbuf_data_room_size(prm->rx_pool) - RTE_PKTMBUF_HEADROOM;
+	uint16_t pid = port->port_id;
+	int ret;
+
+	ret = rte_eth_dev_info_get(pid, &info);
+	if (ret < 0) {
+		snprintf(err, errlen, "vf: cannot read device info: %s", rte_strerror(-ret));
+		return ret;
+	}
+	if (prm->n_queues > info.max_rx_queues || prm->n_queues > info.max_tx_queues) {
+		snprintf(err, errlen, "queues: VF '%s' supports at most %u queue pairs, got '%u'",
+			 port->name, RTE_MIN(info.max_rx_queues, info.max_tx_queues),
+			 prm->n_queues);
+		return -EINVAL;
+	}
+	if (prm->mtu > info.max_mtu || prm->mtu < info.min_mtu) {
+		snprintf(err, errlen, "mtu: VF '%s' supports %u..%u, got '%u'", port->name,
+			 info.min_mtu, info.max_mtu, prm->mtu);
+		return -EINVAL;
+	}
+
+	conf.rxmode.mtu = prm->mtu;
+	conf.rxmode.offloads = info.rx_offload_capa & HW_RX_OFFLOADS_WANTED;
+	if (frame > room) {
+		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+			snprintf(err, errlen,
+				 "mtu: VF '%s' cannot scatter frames over %u-byte buffers, got '%u'",
+				 port->name, room, prm->mtu);
+			return -EINVAL;
+		}
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+	}
+	conf.txmode.offloads = info.tx_offload_capa & HW_TX_OFFLOADS_WANTED;
+	if (prm->n_queues > 1 && info.flow_type_rss_offloads != 0) {
+		/* Spread flows so the guest sees them on several queues too. */
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
+						       RTE_ETH_RSS_UDP);
+	}
+
+	ret = rte_eth_dev_configure(pid, prm->n_queues, prm->n_queues, &conf);
+	if (ret < 0) {
+		snprintf(err, errlen, "vf: cannot configure %u queue pairs on '%s': %s",
+			 prm->n_queues, port->name, rte_strerror(-ret));
+		return ret;
+	}
+	/* configure() records the MTU; set_mtu() is what reaches the device. */
+	ret = rte_eth_dev_set_mtu(pid, prm->mtu);
+	if (ret < 0 && ret != -ENOTSUP) {
+		snprintf(err, errlen, "mtu: VF '%s' refused it: %s, got '%u'", port->name,
+			 rte_strerror(-ret), prm->mtu);
+		return ret;
+	}
+	ret = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nb_rxd, &nb_txd);
+	if (ret < 0) {
+		snprintf(err, errlen, "rx_ring_size: VF '%s' rejects the ring sizes: %s",
+			 port->name, rte_strerror(-ret));
+		return ret;
+	}
+	for (uint16_t q = 0; q < prm->n_queues; q++) {
+		struct rte_eth_rxconf rxc = info.default_rxconf;
+		struct rte_eth_txconf txc = info.default_txconf;
+		int socket = rte_eth_dev_socket_id(pid);
+
+		rxc.offloads = conf.rxmode.offloads;
+		txc.offloads = conf.txmode.offloads;
+		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc, prm->rx_pool);
+		if (ret < 0) {
+			snprintf(err, errlen, "rx_ring_size: VF '%s' RX queue %u setup failed: %s",
+				 port->name, q, rte_strerror(-ret));
+			return ret;
+		}
+		ret = rte_eth_tx_queue_setup(pid, q, nb_txd, socket, &txc);
+		if (ret < 0) {
+			snprintf(err, errlen, "tx_ring_size: VF '%s' TX queue %u setup failed: %s",
+				 port->name, q, rte_strerror(-ret));
+			return ret;
+		}
+	}
+	port->n_queues = prm->n_queues;
+	port->mtu = prm->mtu;
+	port->rx_offloads = conf.rxmode.offloads;
+	port->tx_offloads = conf.txmode.offloads;
+	HW_LOG(INFO, "port %u: %u queue pairs, %u/%u descriptors, mtu %u, rx offloads 0x%" PRIx64
+		     ", tx offloads 0x%" PRIx64 "\n",
+	       pid, prm->n_queues, nb_rxd, nb_txd, prm->mtu, port->rx_offloads, port->tx_offloads);
+	return 0;
+}
+
+int
+hw_port_start(struct hw_port *port, char *err, size_t errlen)
+{
+	int ret = rte_eth_dev_start(port->port_id);
+
+	if (ret < 0) {
+		snprintf(err, errlen, "vf: cannot start '%s': %s", port->name, rte_strerror(-ret));
+		return ret;
+	}
+	port->started = true;
+	/*
+	 * The VF is dedicated to one guest whose MAC we do not learn over
+	 * vhost-user: accept everything it is given. A real VF may refuse
+	 * (untrusted); then its MAC filter must be the guest's, set by the host.
+	 */
+	if (rte_eth_promiscuous_enable(port->port_id) < 0)
+		HW_LOG(NOTICE, "port %u: promiscuous mode refused; VF MAC filter applies\n",
+		       port->port_id);
+	rte_eth_allmulticast_enable(port->port_id);
+	return 0;
+}
+
+void
+hw_port_close(struct hw_port *port)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+
+	if (port->ops == NULL || port->port_id >= RTE_MAX_ETHPORTS)
+		return;
+	if (rte_eth_dev_info_get(port->port_id, &info) == 0)
+		dev = info.device;
+	if (port->started)
+		rte_eth_dev_stop(port->port_id);
+	port->started = false;
+	rte_eth_dev_close(port->port_id);
+	if (port->probed_by_us && dev != NULL)
+		rte_dev_remove(dev);
+	port->ops = NULL;
+	port->port_id = RTE_MAX_ETHPORTS;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/**
+ * @file
+ * vhost-user glue (vhost_backend_*: control plane, librte_vhost callbacks)
+ * and the copy datapath (vhost_copy_*: worker lcores only).
+ *
+ * Named vhost_backend_ / vhost_copy_ because librte_vhost 22.11 exports
+ * internal vhost_* symbols that would clash.
+ */
+
+#ifndef VFRELAY_VHOST_BACKEND_H
+#define VFRELAY_VHOST_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fwd_instance;
+struct fwd_relay;
+struct fwd_queue;
+
+/**
+ * Register @p relay's vhost-user socket (client or server as configured),
+ * withhold the virtio features its VF cannot honour and hook the callbacks.
+ * The relay's VF must be set up (its offloads decide the features).
+ * @return 0 or -errno with a one-line reason starting with the config key.
+ */
+int vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen);
+
+/** Start listening / connecting. @return 0 or -errno with a reason in @p err. */
+int vhost_backend_start(struct fwd_relay *relay, char *err, size_t errlen);
+
+/**
+ * Unregister the socket. If a guest is attached librte_vhost calls
+ * destroy_device first, which returns only when no worker uses the device.
+ */
+void vhost_backend_unregister(struct fwd_relay *relay);
+
+/** VF RX queue -> guest RX vring 2*qid. @return packets taken from the VF. */
+unsigned int vhost_copy_rx_burst(struct fwd_queue *q, int vid);
+
+/** Guest TX vring 2*qid+1 -> VF TX queue. @return packets taken from the guest. */
+unsigned int vhost_copy_tx_burst(struct fwd_queue *q, int vid);
+
+/** Count a guest interrupt against the queue this lcore is serving. */
+void vhost_copy_count_notification(void);
+
+#endif /* VFRELAY_VHOST_BACKEND_H */

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * The copy datapath: librte_vhost copies frames between mbufs and guest
+ * buffers. Worker lcores only: no locks of ours, no syscalls, no
+ * allocation beyond the mempool, counters without atomics.
+ *
+ * librte_vhost validates the guest's descriptors itself on this path
+ * (chains, lengths and addresses against the memory table).
+ */
+
+#include <rte_branch_prediction.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_per_lcore.h>
+#include <rte_vhost.h>
+
+#include <vfrelay/fwd.h>
+#include <vfrelay/hw.h>
+#include <vfrelay/vhost_backend.h>
+
+/* The queue this lcore is inside a vhost call for, so guest_notified can count it. */
+static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
+
+#define VHOST_COPY_TX_OFFLOAD_MASK                                                                 \
+	(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG |                  \
+	 RTE_MBUF_F_TX_UDP_SEG)
+
+void
+vhost_copy_count_notification(void)
+{
+	struct fwd_queue *q = RTE_PER_LCORE(vhost_copy_cur);
+
+	if (q != NULL)
+		q->stats.guest_notifications++;
+}
+
+unsigned int
+vhost_copy_rx_burst(struct fwd_queue *q, int vid)
+{
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
+	uint16_t vring = q->qid * 2;
+	uint16_t room;
+	uint16_t n;
+	uint16_t sent;
+	uint64_t bytes = 0;
+
+	/*
+	 * Never take more from the VF than the guest has posted: what the guest
+	 * cannot take stays in the VF ring and drops there, not in host memory.
+	 */
+	room = rte_vhost_avail_entries(vid, vring);
+	if (room == 0)
+		return 0;
+	n = rte_eth_rx_burst(q->port_id, q->qid, pkts, RTE_MIN(room, q->burst));
+	if (n == 0)
+		return 0;
+
+	if (q->vf_rx_csum && q->guest_csum) {
+		for (uint16_t i = 0; i < n; i++)
+			q->stats.rx_csum_good += hw_offload_rx_csum_to_guest(pkts[i]);
+	}
+
+	RTE_PER_LCORE(vhost_copy_cur) = q;
+	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
+	RTE_PER_LCORE(vhost_copy_cur) = NULL;
+
+	/* Enqueue is in order: the first `sent` frames reached the guest. */
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	q->stats.rx_packets += sent;
+	q->stats.rx_copy_packets += sent;
+	q->stats.rx_bytes += bytes;
+	q->stats.rx_copy_bytes += bytes;
+	if (unlikely(sent < n)) {
+		/* Mergeable buffers: a large frame can need more heads than counted. */
+		if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+			q->stats.rx_drop_no_guest_buf += n - sent;
+		else
+			q->stats.rx_drop_guest_down += n - sent;
+	}
+	rte_pktmbuf_free_bulk(pkts, n);
+	return n;
+}
+
+/* Drop pkts[i] and close the gap, keeping order. */
+static inline uint16_t
+vhost_copy_drop_at(struct rte_mbuf **pkts, uint16_t n, uint16_t i)
+{
+	rte_pktmbuf_free(pkts[i]);
+	for (uint16_t j = i + 1; j < n; j++)
+		pkts[j - 1] = pkts[j];
+	return n - 1;
+}
+
+unsigned int
+vhost_copy_tx_burst(struct fwd_queue *q, int vid)
+{
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
+	uint64_t cum_bytes[FWD_BURST_MAX];
+	uint16_t n;
+	uint16_t taken;
+	uint16_t sent;
+	uint16_t ok;
+
+	RTE_PER_LCORE(vhost_copy_cur) = q;
+	taken = rte_vhost_dequeue_burst(vid, q->qid * 2 + 1, q->pool, pkts, q->burst);
+	RTE_PER_LCORE(vhost_copy_cur) = NULL;
+	if (taken == 0)
+		return 0;
+	n = taken;
+
+	/* Finish in software what the guest asked for and the VF lacks. */
+	for (uint16_t i = 0; i < n;) {
+		int r;
+
+		if (likely(!(pkts[i]->ol_flags & VHOST_COPY_TX_OFFLOAD_MASK))) {
+			i++;
+			continue;
+		}
+		r = hw_offload_tx_fixup(pkts[i], q->vf_tx_offloads);
+		if (unlikely(r < 0)) {
+			q->stats.tx_drop_bad_offload++;
+			n = vhost_copy_drop_at(pkts, n, i);
+			continue;
+		}
+		q->stats.tx_sw_csum += (uint64_t)r;
+		i++;
+	}
+	if (q->vf_tx_offloads != 0 && n != 0) {
+		ok = rte_eth_tx_prepare(q->port_id, q->qid, pkts, n);
+		while (unlikely(ok < n)) {
+			q->stats.tx_drop_bad_offload++;
+			n = vhost_copy_drop_at(pkts, n, ok);
+			ok += rte_eth_tx_prepare(q->port_id, q->qid, &pkts[ok], n - ok);
+		}
+	}
+
+	/* Lengths before sending: the PMD may free a sent mbuf at any time. */
+	for (uint16_t i = 0; i < n; i++)
+		cum_bytes[i] = (i ? cum_bytes[i - 1] : 0) + rte_pktmbuf_pkt_len(pkts[i]);
+
+	sent = rte_eth_tx_burst(q->port_id, q->qid, pkts, n);
+	for (uint16_t tries = 0; sent < n && tries < q->tx_retries; tries++)
+		sent += rte_eth_tx_burst(q->port_id, q->qid, &pkts[sent], n - sent);
+
+	q->stats.tx_packets += sent;
+	if (sent != 0)
+		q->stats.tx_bytes += cum_bytes[sent - 1];
+	if (unlikely(sent < n)) {
+		q->stats.tx_drop_vf_full += n - sent;
+		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
+	return taken;
+}
