@@ -132,7 +132,9 @@ hw_offload_tx_fixup(struct rte_mbuf *m, uint64_t vf_tx_offloads)
 
 	if (likely(missing == 0))
 		return 0;
-	if (missing & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG | RTE_MBUF_F_TX_SCTP_CKSUM))
+	/* L4 requests are a 2-bit enum: compare, never AND, against SCTP. */
+	if ((missing & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)) ||
+	    (missing & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM)
 		return -EINVAL;
 
 	if (missing & RTE_MBUF_F_TX_L4_MASK) {

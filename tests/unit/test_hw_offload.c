@@ -223,6 +223,11 @@ test_hostile_lengths_rejected(void **state)
 		rte_cpu_to_be_16(9000);
 	assert_int_equal(hw_offload_tx_fixup(m, 0), -EINVAL);
 
+	/* SCTP's CRC is not done in software */
+	m = build(false, IPPROTO_UDP, 4);
+	m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_SCTP_CKSUM;
+	assert_int_equal(hw_offload_tx_fixup(m, 0), -EINVAL);
+
 	/* segmentation the VF cannot do is never emulated */
 	m = build(false, IPPROTO_TCP, 100);
 	m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
