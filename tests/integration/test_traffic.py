@@ -13,6 +13,7 @@ def scenario():
     with V.Env('trf') as env:
         env.bring_up(guest_kw={'fwd': 'macswap'})
         port = env.port()
+        env.warm_up(port)
         frames = [V.udp_frame(port.mac, b'\x02\x00\x00\x00\x00\x01', i, size)
                   for i, size in enumerate(V.mixed_sizes(N))]
         total = V.check_roundtrip(port, frames, what='UDP frames')

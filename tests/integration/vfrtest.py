@@ -451,6 +451,7 @@ class Env:
         self.guest_proc = None
         self._n_guests = 0
         self._n_relays = 0
+        self.base = {}
 
     # -- lifecycle --------------------------------------------------------
 
@@ -619,9 +620,67 @@ class Env:
         self.wait_relay_state('running')
         self.wait_guest_forwarding()
 
+    def warm_up(self, port, relay='net0', timeout=20):
+        """Wait until the path carries traffic: send one probe frame at a time until
+        one comes back. Then remember the relay's counters, so later checks
+        assert the exact effect of the test's own frames (wait_stats deltas)."""
+        probe_seq = 0xfffff000
+        deadline = time.monotonic() + timeout
+        tries = 0
+        port.sock.settimeout(0.2)
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise Fail(f'no probe frame came back within {timeout}s ({tries} sent)')
+                frame = udp_frame(port.mac, b'\x02\x00\x00\x00\x00\x01', probe_seq + tries, 128)
+                port.sock.send(frame)
+                tries += 1
+                back = False
+                with contextlib.suppress(socket.timeout):
+                    for _ in range(16):
+                        data, addr = port.sock.recvfrom(65536)
+                        if addr[2] != socket.PACKET_OUTGOING and frame_seq(data) is not None \
+                                and frame_seq(data) >= probe_seq:
+                            back = True
+                            break
+                if back:
+                    break
+        finally:
+            port.sock.settimeout(None)
+        time.sleep(0.3)  # stragglers of earlier probes
+        port.drain()
+        log(f'  ok: the path carries traffic (probe came back after {tries} tries)')
+        self.base[relay] = None if STANDIN else self._settled_stats(relay)
+
+    def _settled_stats(self, relay):
+        """Counters once they stop moving (no test traffic is in flight)."""
+        prev = self.stats(relay)
+        for _ in range(20):
+            time.sleep(0.1)
+            cur = self.stats(relay)
+            if cur == prev:
+                return cur
+            prev = cur
+        return prev
+
+    def stats_delta(self, relay='net0'):
+        """/vfrelay/stats,<relay> minus the counters remembered by warm_up()."""
+        cur = self.stats(relay)
+        base = self.base.get(relay) or {}
+        out = {}
+        for q, vals in cur.items():
+            if not isinstance(vals, dict):
+                out[q] = vals
+                continue
+            b = base.get(q, {}) if isinstance(base.get(q), dict) else {}
+            out[q] = {k: (v - b.get(k, 0) if isinstance(v, int) and not isinstance(v, bool)
+                          and k != 'lcore' else v) for k, v in vals.items()}
+        return out
+
     def wait_stats(self, want, relay='net0', key='total', timeout=10):
-        """Wait until every counter in @want equals its value in stats[key], then check
-        them one by one (counters may trail the datapath by a few packets)."""
+        """Wait until every counter in @want, counted since warm_up(), equals its value
+        in stats[key], then check them one by one (counters may trail the datapath
+        by a few packets). Returns the deltas of every queue and the total."""
         if STANDIN:
             log(f'  skipped (stand-in): /vfrelay/stats,{relay} {key} == {want}')
             return None
@@ -629,12 +688,12 @@ class Env:
 
         def pred():
             nonlocal last
-            last = self.stats(relay)
+            last = self.stats_delta(relay)
             return all(last.get(key, {}).get(k) == v for k, v in want.items())
         with contextlib.suppress(Fail):
             wait_until(pred, timeout, 'counters to settle', interval=0.2)
         got = last.get(key, {})
-        log(f'  /vfrelay/stats,{relay} {key}: ' +
+        log(f'  /vfrelay/stats,{relay} {key} since warm-up: ' +
             ', '.join(f'{k}={v}' for k, v in got.items() if v))
         for k, v in want.items():
             check_eq(got.get(k), v, f'{key}.{k}')
