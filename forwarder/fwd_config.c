@@ -228,7 +228,7 @@ line_fail(struct cfg_parser *p, const char *fmt, ...)
 /* -- value parsers: each returns 0 or -EINVAL with the error set ---------------------- */
 
 static bool
-valid_name(const char *s, size_t len)
+valid_name(const char *s, size_t len, bool dash_ok)
 {
 	if (len == 0 || len >= FWD_NAME_MAX)
 		return false;
@@ -237,7 +237,7 @@ valid_name(const char *s, size_t len)
 		char c = s[i];
 
 		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
-		    !(c >= '0' && c <= '9') && c != '_' && c != '-')
+		    !(c >= '0' && c <= '9') && c != '_' && !(dash_ok && c == '-'))
 			return false;
 	}
 	return true;
@@ -325,7 +325,7 @@ parse_name(struct cfg_parser *p, const char *key, const char *val, char *out)
 {
 	size_t len = strlen(val);
 
-	if (!valid_name(val, len))
+	if (!valid_name(val, len, true))
 		return key_fail(p, key, val, "must be 1..%d characters of A-Z a-z 0-9 _ -",
 				FWD_NAME_MAX - 1);
 	memcpy(out, val, len + 1);
@@ -642,9 +642,10 @@ section_open(struct cfg_parser *p, const char *name, size_t len)
 		return cfg_fail(p, text, NULL, NULL,
 				"unknown section, expected [vfrelay] or [relay NAME]");
 
-	if (!valid_name(rname, strlen(rname)))
+	/* No '-': relay names are DPDK telemetry dict keys, which allow only [A-Za-z0-9_/]. */
+	if (!valid_name(rname, strlen(rname), false))
 		return cfg_fail(p, text, NULL, rname,
-				"relay name must be 1..%d characters of A-Z a-z 0-9 _ -",
+				"relay name must be 1..%d characters of A-Z a-z 0-9 _",
 				FWD_NAME_MAX - 1);
 	for (unsigned int i = 0; i < cfg->n_relays; i++) {
 		if (strcmp(cfg->relays[i].name, rname) == 0)

@@ -240,7 +240,8 @@ fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
 			name, ev->vid, ev->vring, ev->features);
 		if (ev->vring / 2u > r->n_queues)
 			FWD_LOG(WARNING,
-				"%s: guest has %u queue pairs, relay serves %u; the rest stay idle\n",
+				"%s: guest has %u queue pairs, relay serves %u; the rest stay "
+				"idle\n",
 				name, ev->vring / 2u, r->n_queues);
 		break;
 	case FWD_EV_GUEST_DOWN:

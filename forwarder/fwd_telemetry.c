@@ -59,7 +59,8 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_string(rd, "driver", r->port.driver);
 		rte_tel_data_add_dict_int(rd, "port_id", r->port.port_id);
 		rte_tel_data_add_dict_string(rd, "vhost", r->cfg->vhost);
-		rte_tel_data_add_dict_string(rd, "vhost_mode", fwd_vhost_mode_str(r->cfg->vhost_mode));
+		rte_tel_data_add_dict_string(rd, "vhost_mode",
+					     fwd_vhost_mode_str(r->cfg->vhost_mode));
 		rte_tel_data_add_dict_string(rd, "state", vid >= 0 ? "running" : "waiting");
 		rte_tel_data_add_dict_int(rd, "vid", vid);
 		rte_tel_data_add_dict_string(rd, "features", feat);
@@ -68,9 +69,11 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_string(rd, "zero_copy", fwd_zero_copy_str(r->cfg->zero_copy));
 		rte_tel_data_add_dict_u64(rd, "connects",
 					  atomic_load_explicit(&r->connects, memory_order_relaxed));
-		rte_tel_data_add_dict_u64(rd, "disconnects",
-					  atomic_load_explicit(&r->disconnects, memory_order_relaxed));
-		rte_tel_data_add_dict_container(d, r->cfg->name, rd, 0);
+		rte_tel_data_add_dict_u64(
+			rd, "disconnects",
+			atomic_load_explicit(&r->disconnects, memory_order_relaxed));
+		if (rte_tel_data_add_dict_container(d, r->cfg->name, rd, 0) != 0)
+			rte_tel_data_free(rd);
 	}
 	return 0;
 }
@@ -103,21 +106,25 @@ fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(qd);
 		rte_tel_data_add_dict_int(qd, "lcore", (int)q->lcore);
 		rte_tel_data_add_dict_string(qd, "mode", fwd_telemetry_rx_mode(q));
-		rte_tel_data_add_dict_int(qd, "rx_enabled",
-					  atomic_load_explicit(&q->rx_enabled, memory_order_relaxed));
-		rte_tel_data_add_dict_int(qd, "tx_enabled",
-					  atomic_load_explicit(&q->tx_enabled, memory_order_relaxed));
+		rte_tel_data_add_dict_int(
+			qd, "rx_enabled",
+			atomic_load_explicit(&q->rx_enabled, memory_order_relaxed));
+		rte_tel_data_add_dict_int(
+			qd, "tx_enabled",
+			atomic_load_explicit(&q->tx_enabled, memory_order_relaxed));
 		fwd_telemetry_add_counters(qd, &snap);
 		fwd_queue_stats_add(&total, &snap);
 		snprintf(key, sizeof(key), "q%u", i);
-		rte_tel_data_add_dict_container(d, key, qd, 0);
+		if (rte_tel_data_add_dict_container(d, key, qd, 0) != 0)
+			rte_tel_data_free(qd);
 	}
 	td = rte_tel_data_alloc();
 	if (td == NULL)
 		return -ENOMEM;
 	rte_tel_data_start_dict(td);
 	fwd_telemetry_add_counters(td, &total);
-	rte_tel_data_add_dict_container(d, "total", td, 0);
+	if (rte_tel_data_add_dict_container(d, "total", td, 0) != 0)
+		rte_tel_data_free(td);
 	return 0;
 }
 
@@ -148,7 +155,8 @@ fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(wd, "sleeps", s.sleeps);
 		rte_tel_data_add_dict_int(wd, "queues", (int)w->n_queues);
 		snprintf(key, sizeof(key), "%u", w->lcore);
-		rte_tel_data_add_dict_container(d, key, wd, 0);
+		if (rte_tel_data_add_dict_container(d, key, wd, 0) != 0)
+			rte_tel_data_free(wd);
 	}
 	return 0;
 }

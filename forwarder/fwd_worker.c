@@ -66,7 +66,9 @@ fwd_worker_main(void *arg)
 		} else {
 			st->idle_cycles += now - prev;
 			if (w->idle_backoff && ++idle_iters >= FWD_IDLE_SPIN_ITERS) {
-				sleep_us = sleep_us == 0 ? 1 : RTE_MIN(sleep_us * 2, w->idle_sleep_max_us);
+				sleep_us = sleep_us == 0
+						   ? 1
+						   : RTE_MIN(sleep_us * 2, w->idle_sleep_max_us);
 				/* Offline while asleep, so RCU writers need not wait for us. */
 				rte_rcu_qsbr_thread_offline(w->qsv, w->rcu_id);
 				rte_delay_us_sleep(sleep_us);

@@ -1097,9 +1097,10 @@ cmd_top(struct ctl *c)
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			json_object_set_new(rates, "time",
-					    json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
-			/* 13 digits: the epoch time to 10 ms, rates to far more than they are worth. */
+			json_object_set_new(
+				rates, "time",
+				json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
+			/* 13 digits: epoch time to 10 ms, rates to more than they are worth. */
 			print_json(rates, JSON_COMPACT | JSON_REAL_PRECISION(13));
 		} else {
 			top_render(c, rates, tty);

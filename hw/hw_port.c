@@ -26,10 +26,12 @@ RTE_LOG_REGISTER_DEFAULT(hw_logtype, INFO);
 
 /* Offloads we use when present; the rest is done in software or withheld. */
 #define HW_RX_OFFLOADS_WANTED                                                                      \
-	(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+	(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |                            \
+	 RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
 #define HW_TX_OFFLOADS_WANTED                                                                      \
 	(RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |                            \
-	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO |                               \
+	 RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 
 /* Ethernet + two VLAN tags + FCS: the largest frame an MTU allows on the wire. */
 #define HW_FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * 4 + RTE_ETHER_CRC_LEN)
@@ -114,9 +116,10 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	conf.rxmode.offloads = info.rx_offload_capa & HW_RX_OFFLOADS_WANTED;
 	if (frame > room) {
 		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
-			snprintf(err, errlen,
-				 "mtu: VF '%s' cannot scatter frames over %u-byte buffers, got '%u'",
-				 port->name, room, prm->mtu);
+			snprintf(
+				err, errlen,
+				"mtu: VF '%s' cannot scatter frames over %u-byte buffers, got '%u'",
+				port->name, room, prm->mtu);
 			return -EINVAL;
 		}
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
@@ -126,8 +129,8 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		/* Spread flows so the guest sees them on several queues too. */
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
-						       RTE_ETH_RSS_UDP);
+			info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
 
 	ret = rte_eth_dev_configure(pid, prm->n_queues, prm->n_queues, &conf);
@@ -173,8 +176,9 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	port->mtu = prm->mtu;
 	port->rx_offloads = conf.rxmode.offloads;
 	port->tx_offloads = conf.txmode.offloads;
-	HW_LOG(INFO, "port %u: %u queue pairs, %u/%u descriptors, mtu %u, rx offloads 0x%" PRIx64
-		     ", tx offloads 0x%" PRIx64 "\n",
+	HW_LOG(INFO,
+	       "port %u: %u queue pairs, %u/%u descriptors, mtu %u, rx offloads 0x%" PRIx64
+	       ", tx offloads 0x%" PRIx64 "\n",
 	       pid, prm->n_queues, nb_rxd, nb_txd, prm->mtu, port->rx_offloads, port->tx_offloads);
 	return 0;
 }

@@ -213,6 +213,7 @@ struct err_case {
 #define RANGE(lo, hi) "must be an integer in " #lo ".." #hi
 #define RING_RULE "must be a power of two in 64..4096"
 #define NAME_RULE "must be 1..31 characters of A-Z a-z 0-9 _ -"
+#define RELAY_NAME_RULE "must be 1..31 characters of A-Z a-z 0-9 _"
 #define LCORES_SYNTAX "must be a comma separated list of CPU ids and ranges, e.g. 0,2-5"
 #define BOOL_RULE "must be on, off, yes, no, true, false, 1 or 0"
 
@@ -248,11 +249,13 @@ static struct err_case err_cases[] = {
 	{ "relay_without_name", VFRELAY "[relay]\n", -EINVAL,
 	  ORIGIN ": [relay]: relay section needs a name, e.g. [relay net0]" },
 	{ "relay_name_charset", VFRELAY "[relay net.0]\n", -EINVAL,
-	  ORIGIN ": [relay net.0]: relay name " NAME_RULE ", got 'net.0'" },
+	  ORIGIN ": [relay net.0]: relay name " RELAY_NAME_RULE ", got 'net.0'" },
 	{ "relay_name_space", VFRELAY "[relay net 0]\n", -EINVAL,
-	  ORIGIN ": [relay net 0]: relay name " NAME_RULE ", got 'net 0'" },
+	  ORIGIN ": [relay net 0]: relay name " RELAY_NAME_RULE ", got 'net 0'" },
+	{ "relay_name_dash", VFRELAY "[relay net-0]\n", -EINVAL,
+	  ORIGIN ": [relay net-0]: relay name " RELAY_NAME_RULE ", got 'net-0'" },
 	{ "relay_name_too_long", VFRELAY "[relay abcdefghijklmnopqrstuvwxyz012345]\n", -EINVAL,
-	  ORIGIN ": [relay abcdefghijklmnopqrstuvwxyz012345]: relay name " NAME_RULE
+	  ORIGIN ": [relay abcdefghijklmnopqrstuvwxyz012345]: relay name " RELAY_NAME_RULE
 	  ", got 'abcdefghijklmnopqrstuvwxyz012345'" },
 	{ "no_relay_section", VFRELAY, -EINVAL,
 	  ORIGIN ": no [relay NAME] section, at least one is required" },

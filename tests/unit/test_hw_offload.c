@@ -27,12 +27,15 @@ struct frame {
 
 static struct frame fr;
 
-/* Ethernet + IPv4 (or IPv6) + UDP/TCP with a payload pattern; checksums left as the guest leaves them. */
+/* Ethernet + IPv4 (or IPv6) + UDP/TCP with a payload pattern; checksums left as the guest leaves
+ * them. */
 static struct rte_mbuf *
 build(bool v6, uint8_t proto, uint16_t payload)
 {
 	uint8_t *p;
-	uint16_t l4len = (proto == IPPROTO_UDP ? sizeof(struct rte_udp_hdr) : sizeof(struct rte_tcp_hdr)) + payload;
+	uint16_t l4len =
+		(proto == IPPROTO_UDP ? sizeof(struct rte_udp_hdr) : sizeof(struct rte_tcp_hdr)) +
+		payload;
 	uint16_t l3len = v6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr);
 	struct rte_ether_hdr *eth;
 
@@ -106,12 +109,13 @@ test_unsupported_mask(void **state)
 	(void)state;
 	assert_int_equal(hw_offload_tx_unsupported(RTE_MBUF_F_TX_TCP_CKSUM, 0),
 			 RTE_MBUF_F_TX_TCP_CKSUM);
-	assert_int_equal(hw_offload_tx_unsupported(RTE_MBUF_F_TX_TCP_CKSUM,
-						   RTE_ETH_TX_OFFLOAD_TCP_CKSUM), 0);
+	assert_int_equal(
+		hw_offload_tx_unsupported(RTE_MBUF_F_TX_TCP_CKSUM, RTE_ETH_TX_OFFLOAD_TCP_CKSUM),
+		0);
 	/* UDP is value 3 of the 2-bit L4 field: TCP (1) support must not satisfy it */
-	assert_int_equal(hw_offload_tx_unsupported(RTE_MBUF_F_TX_UDP_CKSUM,
-						   RTE_ETH_TX_OFFLOAD_TCP_CKSUM),
-			 RTE_MBUF_F_TX_UDP_CKSUM);
+	assert_int_equal(
+		hw_offload_tx_unsupported(RTE_MBUF_F_TX_UDP_CKSUM, RTE_ETH_TX_OFFLOAD_TCP_CKSUM),
+		RTE_MBUF_F_TX_UDP_CKSUM);
 	assert_int_equal(hw_offload_tx_unsupported(RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM |
 							   RTE_MBUF_F_TX_IP_CKSUM,
 						   RTE_ETH_TX_OFFLOAD_TCP_CKSUM),
@@ -219,8 +223,7 @@ test_hostile_lengths_rejected(void **state)
 	/* IPv6 payload_len larger than the frame */
 	m = build(true, IPPROTO_TCP, 4);
 	m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
-	rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14)->payload_len =
-		rte_cpu_to_be_16(9000);
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14)->payload_len = rte_cpu_to_be_16(9000);
 	assert_int_equal(hw_offload_tx_fixup(m, 0), -EINVAL);
 
 	/* SCTP's CRC is not done in software */

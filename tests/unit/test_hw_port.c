@@ -237,7 +237,8 @@ test_rss_for_multiqueue(void **state)
 	struct hw_port_params p = params(2, 1500);
 
 	(void)state;
-	fake_info.flow_type_rss_offloads = RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_L2_PAYLOAD;
+	fake_info.flow_type_rss_offloads =
+		RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_L2_PAYLOAD;
 	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), 0);
 	assert_int_equal(last_conf.rxmode.mq_mode, RTE_ETH_MQ_RX_RSS);
 	assert_int_equal(last_conf.rx_adv_conf.rss_conf.rss_hf, RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
@@ -300,7 +301,8 @@ main(void)
 		cmocka_unit_test_setup(test_mtu_out_of_range_names_mtu, reset),
 		cmocka_unit_test_setup(test_jumbo_needs_scatter_or_big_buffers, reset),
 		cmocka_unit_test_setup(test_rss_for_multiqueue, reset),
-		cmocka_unit_test_setup(test_mtu_not_settable_is_tolerated_but_refusal_is_not, reset),
+		cmocka_unit_test_setup(test_mtu_not_settable_is_tolerated_but_refusal_is_not,
+				       reset),
 		cmocka_unit_test_setup(test_queue_setup_failure_names_ring_size, reset),
 		cmocka_unit_test_setup(test_probe_failure_names_vf, reset),
 		cmocka_unit_test(test_ops_by_driver),
