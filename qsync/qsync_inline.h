@@ -243,6 +243,10 @@ qsync_vring_desc_ok(struct qsync_vring *vr, uint16_t head, struct qsync_buf *b)
  *
  * Flush after popping even if nothing was returned, so rejected entries go back.
  *
+ * A head the guest posts again while it is still in flight is given out again: both buffers are
+ * that guest's own validated memory, so only the guest can be hurt (Linux vhost does not check
+ * this either), and each is completed in its own slot.
+ *
  * @return the number of buffers written to @p bufs
  */
 static inline uint16_t

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -59,7 +60,9 @@ guest_new_feat(uint16_t size, uint16_t start_idx, uint64_t features)
 
 	assert_non_null(g);
 	g->size = size;
-	g->desc = calloc(size, sizeof(*g->desc));
+	/* One descriptor more than the ring has, made to look valid below: reading it for a head
+	 * equal to the size would then accept it, so the head check is what the tests see. */
+	g->desc = calloc(size + 1, sizeof(*g->desc));
 	/* used_event lives after the ring; avail_event after the used ring. */
 	g->avail = calloc(1, sizeof(*g->avail) + (size + 1) * sizeof(g->avail->ring[0]));
 	g->used = calloc(1, sizeof(*g->used) + size * sizeof(g->used->ring[0]) + 2);
@@ -76,6 +79,9 @@ guest_new_feat(uint16_t size, uint16_t start_idx, uint64_t features)
 	t.r[1].host_user_addr = (uintptr_t)g->mem1;
 	g->xlate = qsync_xlate_create(&t.m, QSYNC_IOVA_VA, -1);
 	assert_non_null(g->xlate);
+	g->desc[size].addr = GPA0;
+	g->desc[size].len = BUF_LEN;
+	g->desc[size].flags = VRING_DESC_F_WRITE;
 
 	g->avail_idx = start_idx;
 	g->avail->idx = start_idx;
@@ -433,6 +439,77 @@ test_pop_slots_full(void **state)
 	guest_free(g);
 }
 
+/*
+ * PA mode: the same ring over a table whose IOVAs come from a fake pagemap. Region 0's pages
+ * (at a made-up host address; pop never dereferences it) are frames 0x100, 0x101, 0x500, then
+ * not present. A buffer may cross a page boundary only where the frames are consecutive.
+ */
+static void
+test_pop_pa_mode(void **state)
+{
+	const uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	const uint64_t hva = UINT64_C(0x40000000);
+	const uint64_t frames[4] = {0x100, 0x101, 0x500, 0};
+	char path[] = "/tmp/qsync-pagemap-XXXXXX";
+	struct guest *g = guest_new(16, 0);
+	struct {
+		struct rte_vhost_memory m;
+		struct rte_vhost_mem_region r[1];
+	} t = {0};
+	struct qsync_vring_params p = {0};
+	struct qsync_xlate *x;
+	struct qsync_vring *vr;
+	struct qsync_buf b[8];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	for (uint64_t i = 0; i < 4; i++) {
+		uint64_t e = frames[i] ? (UINT64_C(1) << 63) | frames[i] : 0;
+
+		assert_int_equal(pwrite(fd, &e, sizeof(e), (off_t)((hva / ps + i) * sizeof(e))),
+				 sizeof(e));
+	}
+	t.m.nregions = 1;
+	t.r[0].guest_phys_addr = GPA0;
+	t.r[0].size = 4 * ps;
+	t.r[0].host_user_addr = hva;
+	x = qsync_xlate_create(&t.m, QSYNC_IOVA_PA, fd);
+	close(fd);
+	assert_non_null(x);
+
+	p.desc = g->desc;
+	p.avail = g->avail;
+	p.used = g->used;
+	p.size = 16;
+	p.features = FEAT_MODERN;
+	p.buf_size = VF_BUF_SIZE;
+	p.xlate = x;
+	vr = qsync_vring_create(&p);
+	assert_non_null(vr);
+
+	/* Crosses pages 0-1 (consecutive): accepted, IOVA from the frame. */
+	guest_post(g, 0, GPA0 + ps - 1024, BUF_LEN, VRING_DESC_F_WRITE);
+	/* Crosses pages 1-2 (not consecutive): rejected. */
+	guest_post(g, 1, GPA0 + 2 * ps - 1024, BUF_LEN, VRING_DESC_F_WRITE);
+	/* Inside page 2. */
+	guest_post(g, 2, GPA0 + 2 * ps + 16, BUF_LEN, VRING_DESC_F_WRITE);
+	/* In the page that is not present: rejected. */
+	guest_post(g, 3, GPA0 + 3 * ps, BUF_LEN, VRING_DESC_F_WRITE);
+	assert_int_equal(qsync_vring_pop(vr, b, 8), 2);
+	assert_int_equal(b[0].head, 0);
+	assert_int_equal(b[0].hva, hva + ps - 1024);
+	assert_int_equal(b[0].iova, 0x101 * ps - 1024);
+	assert_int_equal(b[1].head, 2);
+	assert_int_equal(b[1].iova, 0x500 * ps + 16);
+	assert_int_equal(vr->stats.bad_desc, 2);
+
+	qsync_vring_destroy(vr);
+	qsync_xlate_free(x);
+	guest_free(g);
+}
+
 /* ---- completions ---- */
 
 static void
@@ -761,6 +838,7 @@ main(void)
 		cmocka_unit_test(test_pop_reject_alone),
 		cmocka_unit_test(test_avail_jump),
 		cmocka_unit_test(test_pop_slots_full),
+		cmocka_unit_test(test_pop_pa_mode),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_complete_clamps),
 		cmocka_unit_test(test_wraparound),
