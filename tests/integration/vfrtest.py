@@ -436,13 +436,13 @@ def config_text(name, relays, **opts):
 class Env:
     """One scenario's world. Use as `with Env('trf') as env:`; tag is <= 6 chars."""
 
-    def __init__(self, tag, mtu=1500):
+    def __init__(self, tag, mtu=1500, net=True):
         if len(tag) > 6:
             raise ValueError('tag too long for an interface name')
         self.tag = tag
         self.name = f'vfrt-{tag}'            # vfrelay instance name = its file prefix
         self.guest_prefix = f'vfrt-{tag}-guest'
-        self.veth = Veth(f'vfrt-{tag}', f'vfrt-{tag}0', f'vfrt-{tag}1', mtu)
+        self.veth = Veth(f'vfrt-{tag}', f'vfrt-{tag}0', f'vfrt-{tag}1', mtu) if net else None
         self.tmp = None
         self.sock = None
         self.procs = []
@@ -460,7 +460,8 @@ class Env:
         self._clean_runtime_dirs()
         self.tmp = tempfile.mkdtemp(prefix=f'vfrtest-{self.tag}-')
         self.sock = os.path.join(self.tmp, 'net0.sock')
-        self.veth.create()
+        if self.veth:
+            self.veth.create()
         return self
 
     def __exit__(self, etype, exc, tb):
@@ -470,7 +471,8 @@ class Env:
             port.close()
         for p in reversed(self.procs):
             p.stop()
-        self.veth.destroy()
+        if self.veth:
+            self.veth.destroy()
         self._clean_runtime_dirs()
         if self.tmp and os.environ.get('VFRTEST_KEEP') != '1':
             shutil.rmtree(self.tmp, ignore_errors=True)
