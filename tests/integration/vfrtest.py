@@ -465,6 +465,9 @@ class Env:
         return self
 
     def __exit__(self, etype, exc, tb):
+        # A second SIGTERM (meson's timeout, a user's ^C) must not cut the cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if etype is not None:
             self.dump_logs()
         for port in self.ports:
@@ -476,6 +479,8 @@ class Env:
         self._clean_runtime_dirs()
         if self.tmp and os.environ.get('VFRTEST_KEEP') != '1':
             shutil.rmtree(self.tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, _sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         return False
 
     def _clean_runtime_dirs(self):
