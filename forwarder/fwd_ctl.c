@@ -23,6 +23,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
 #include "fwd_priv.h"
@@ -56,19 +57,48 @@ fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name)
 	return NULL;
 }
 
-/* Enough mbufs for every VF RX ring, every TX ring in flight and one burst per queue. */
+/*
+ * Enough mbufs for every VF RX ring, every TX ring in flight and one burst
+ * per queue; each big enough for a whole frame (guest TX needs no chains,
+ * jumbo RX no scatter) and for whatever a software PMD writes regardless.
+ */
 static struct rte_mempool *
-fwd_ctl_create_pool(const struct fwd_relay_config *rc, uint16_t burst)
+fwd_ctl_create_pool(const struct fwd_relay_config *rc, uint16_t burst, uint32_t rx_max_write)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	uint32_t frame = (uint32_t)rc->mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN;
 	uint32_t room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE, frame + RTE_PKTMBUF_HEADROOM);
 	uint32_t n = (uint32_t)rc->queues * (rc->rx_ring_size + rc->tx_ring_size + 2u * burst);
 
-	/* One buffer per frame: guest TX needs no chains and jumbo RX no scatter. */
+	room = RTE_MAX(room, rx_max_write + RTE_PKTMBUF_HEADROOM);
 	room = RTE_ALIGN_CEIL(room, RTE_CACHE_LINE_SIZE);
+	if (room > UINT16_MAX)
+		return NULL;
 	snprintf(name, sizeof(name), "vfr_%s", rc->name);
 	return rte_pktmbuf_pool_create(name, n + 1024, 256, 0, (uint16_t)room, rte_socket_id());
+}
+
+static void
+fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
+{
+	const struct fwd_config *cfg = fwd_current->cfg;
+	struct fwd_queue *fq = &r->queues[q];
+
+	fq->relay = r;
+	fq->qid = q;
+	fq->port_id = r->port.port_id;
+	fq->burst = cfg->burst;
+	fq->tx_retries = cfg->tx_retries;
+	fq->pool = r->pool;
+	atomic_init(&fq->vid, -1);
+	atomic_init(&fq->rx_enabled, false);
+	atomic_init(&fq->tx_enabled, false);
+	atomic_init(&fq->rx_mode, FWD_RX_MODE_COPY);
+	atomic_init(&fq->zc_req, FWD_ZC_REQ_COPY);
+	atomic_init(&fq->zc_busy, 0);
+	atomic_init(&fq->zc_want_copy, QSYNC_FB_NONE);
+	atomic_init(&fq->zc_rebind, false);
+	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
 }
 
 static int
@@ -77,6 +107,12 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	const struct fwd_config *cfg = inst->cfg;
 	const struct fwd_relay_config *rc = &cfg->relays[idx];
 	struct fwd_relay *r = &inst->relays[idx];
+	struct hw_port_params prm = {
+		.n_queues = rc->queues,
+		.mtu = rc->mtu,
+		.rx_ring_size = rc->rx_ring_size,
+		.tx_ring_size = rc->tx_ring_size,
+	};
 	char why[256];
 	int ret;
 
@@ -84,9 +120,16 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	r->index = idx;
 	r->n_queues = rc->queues;
 	atomic_init(&r->vid, -1);
+	atomic_init(&r->zc_mode, rc->zero_copy);
+	pthread_mutex_init(&r->zc_lock, NULL);
 	r->port.port_id = RTE_MAX_ETHPORTS;
 
-	r->pool = fwd_ctl_create_pool(rc, cfg->burst);
+	ret = hw_port_open(&r->port, rc->vf, why, sizeof(why));
+	if (ret < 0) {
+		snprintf(err, errlen, "[relay %s] %s", rc->name, why);
+		return ret;
+	}
+	r->pool = fwd_ctl_create_pool(rc, cfg->burst, r->port.rx_max_write);
 	if (r->pool == NULL) {
 		snprintf(err, errlen,
 			 "[relay %s] mtu: cannot allocate mbufs for %u queues of %u+%u descriptors "
@@ -95,38 +138,39 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 			 rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	prm.rx_pool = r->pool;
 
-	ret = hw_port_open(&r->port, rc->vf, why, sizeof(why));
-	if (ret == 0) {
-		struct hw_port_params prm = {
-			.n_queues = rc->queues,
-			.mtu = rc->mtu,
-			.rx_ring_size = rc->rx_ring_size,
-			.tx_ring_size = rc->tx_ring_size,
-			.rx_pool = r->pool,
-		};
-		ret = hw_port_setup(&r->port, &prm, why, sizeof(why));
+	for (uint16_t q = 0; q < rc->queues; q++) {
+		uint16_t buf_size;
+
+		fwd_ctl_init_queue(r, q);
+		if (rc->zero_copy == FWD_ZC_OFF)
+			continue;
+		/* A software PMD writing a fixed amount needs that much; a NIC what we program. */
+		buf_size = r->port.rx_max_write != 0
+				   ? (uint16_t)RTE_MIN(r->port.rx_max_write, 65535u - 256u)
+				   : qsync_buf_size(r->port.ops->rx_buf_align);
+		r->queues[q].zc = qsync_queue_create(&r->queues[q], r->pool, buf_size);
+		if (r->queues[q].zc == NULL) {
+			snprintf(err, errlen,
+				 "[relay %s] zero_copy: cannot create the zero-copy buffer pool "
+				 "(%s); give EAL more memory with '-m' in [vfrelay] eal, or set "
+				 "'off'",
+				 rc->name, strerror(errno));
+			return -ENOMEM;
+		}
+		prm.rx_pools[q] = qsync_queue_pool(r->queues[q].zc);
 	}
+
+	ret = hw_port_setup(&r->port, &prm, why, sizeof(why));
 	if (ret < 0) {
 		snprintf(err, errlen, "[relay %s] %s", rc->name, why);
 		return ret;
 	}
-
 	for (uint16_t q = 0; q < rc->queues; q++) {
-		struct fwd_queue *fq = &r->queues[q];
-
-		fq->relay = r;
-		fq->qid = q;
-		fq->port_id = r->port.port_id;
-		fq->burst = cfg->burst;
-		fq->tx_retries = cfg->tx_retries;
-		fq->pool = r->pool;
-		fq->vf_tx_offloads = r->port.tx_offloads;
-		fq->vf_rx_csum = (r->port.rx_offloads & RTE_ETH_RX_OFFLOAD_CHECKSUM) != 0;
-		atomic_init(&fq->vid, -1);
-		atomic_init(&fq->rx_enabled, false);
-		atomic_init(&fq->tx_enabled, false);
-		atomic_init(&fq->rx_mode, FWD_RX_MODE_COPY);
+		r->queues[q].port_id = r->port.port_id;
+		r->queues[q].vf_tx_offloads = r->port.tx_offloads;
+		r->queues[q].vf_rx_csum = (r->port.rx_offloads & RTE_ETH_RX_OFFLOAD_CHECKSUM) != 0;
 	}
 	return 0;
 }
@@ -260,6 +304,43 @@ fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
 	}
 }
 
+/*
+ * Zero-copy transitions the workers and callbacks asked for. Runs here, not
+ * in a librte_vhost callback: binding parks a worker that may be blocked on
+ * a vring lock a callback holds.
+ */
+static void
+fwd_ctl_zc_service(struct fwd_instance *inst)
+{
+	for (unsigned int r = 0; r < inst->n_relays; r++) {
+		struct fwd_relay *relay = &inst->relays[r];
+
+		for (uint16_t i = 0; i < relay->n_queues; i++) {
+			struct fwd_queue *q = &relay->queues[i];
+			uint32_t want;
+			int vid;
+
+			if (q->zc == NULL)
+				continue;
+			want = atomic_exchange_explicit(&q->zc_want_copy, QSYNC_FB_NONE,
+							memory_order_acq_rel);
+			if (want != QSYNC_FB_NONE)
+				qsync_ctl_quiesce(q, (enum qsync_fallback)want, false);
+			if (!atomic_load_explicit(&q->zc_rebind, memory_order_acquire))
+				continue;
+			vid = atomic_load_explicit(&q->vid, memory_order_acquire);
+			if (vid < 0 ||
+			    !atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
+				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
+				continue;
+			}
+			/* -EAGAIN: a vhost message is in flight; try again next tick. */
+			if (qsync_ctl_bind(q, vid) != -EAGAIN)
+				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
+		}
+	}
+}
+
 int
 fwd_ctl_run(struct fwd_instance *inst)
 {
@@ -288,6 +369,7 @@ fwd_ctl_run(struct fwd_instance *inst)
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
 		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
 			fwd_ctl_log_event(inst, &ev);
+		fwd_ctl_zc_service(inst);
 		nanosleep(&tick, NULL);
 	}
 	FWD_LOG(INFO, "signal %d: shutting down\n", atomic_load(&fwd_ctl_signal));
@@ -310,9 +392,15 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
 		struct fwd_relay *r = &inst->relays[i];
 
+		/* Closing the port returns its buffers: the pools must outlive it. */
 		hw_port_close(&r->port);
+		for (uint16_t q = 0; q < r->n_queues; q++) {
+			qsync_queue_free(r->queues[q].zc);
+			r->queues[q].zc = NULL;
+		}
 		rte_mempool_free(r->pool);
 		r->pool = NULL;
+		pthread_mutex_destroy(&r->zc_lock);
 	}
 	inst->n_relays = 0;
 	inst->n_workers = 0;

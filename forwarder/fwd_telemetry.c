@@ -66,7 +66,9 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_string(rd, "features", feat);
 		rte_tel_data_add_dict_int(rd, "mtu", r->cfg->mtu);
 		rte_tel_data_add_dict_int(rd, "queues", r->n_queues);
-		rte_tel_data_add_dict_string(rd, "zero_copy", fwd_zero_copy_str(r->cfg->zero_copy));
+		rte_tel_data_add_dict_string(
+			rd, "zero_copy",
+			fwd_zero_copy_str(atomic_load_explicit(&r->zc_mode, memory_order_relaxed)));
 		rte_tel_data_add_dict_u64(rd, "connects",
 					  atomic_load_explicit(&r->connects, memory_order_relaxed));
 		rte_tel_data_add_dict_u64(
@@ -78,11 +80,35 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
+/* Zero-copy counters beyond the common ones (all queues of a zero-copy capable relay). */
+struct fwd_telemetry_zc {
+	uint64_t bad_desc;
+	uint64_t desc_too_small;
+	uint64_t bad_ring;
+	uint64_t fallbacks[QSYNC_FB_N];
+};
+
+static void
+fwd_telemetry_add_zc(struct rte_tel_data *d, const struct fwd_telemetry_zc *z)
+{
+	char key[64];
+
+	rte_tel_data_add_dict_u64(d, "rx_bad_desc", z->bad_desc);
+	rte_tel_data_add_dict_u64(d, "rx_desc_too_small", z->desc_too_small);
+	rte_tel_data_add_dict_u64(d, "rx_bad_ring", z->bad_ring);
+	for (unsigned int f = 1; f < QSYNC_FB_N; f++) {
+		snprintf(key, sizeof(key), "rx_zc_fallback_%s", qsync_fallback_name(f));
+		rte_tel_data_add_dict_u64(d, key, z->fallbacks[f]);
+	}
+}
+
 static int
 fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct fwd_instance *inst = fwd_current;
 	struct fwd_queue_stats total = {0};
+	struct fwd_telemetry_zc zc_total = {0};
+	bool any_zc = false;
 	struct fwd_relay *r;
 	struct rte_tel_data *td;
 
@@ -114,6 +140,28 @@ fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 			atomic_load_explicit(&q->tx_enabled, memory_order_relaxed));
 		fwd_telemetry_add_counters(qd, &snap);
 		fwd_queue_stats_add(&total, &snap);
+		if (q->zc != NULL) {
+			struct qsync_queue_counters c;
+			struct fwd_telemetry_zc z = {0};
+
+			qsync_queue_counters(q->zc, &c);
+			z.bad_desc = c.bad_desc;
+			z.desc_too_small = c.desc_too_small;
+			z.bad_ring = c.bad_ring;
+			for (unsigned int f = 0; f < QSYNC_FB_N; f++)
+				z.fallbacks[f] = q->zc_fallbacks[f];
+			rte_tel_data_add_dict_string(qd, "zc_state",
+						     qsync_fallback_name(atomic_load_explicit(
+							     &q->zc_reason, memory_order_relaxed)));
+			rte_tel_data_add_dict_u64(qd, "zc_shells_held", c.shells_held);
+			fwd_telemetry_add_zc(qd, &z);
+			zc_total.bad_desc += z.bad_desc;
+			zc_total.desc_too_small += z.desc_too_small;
+			zc_total.bad_ring += z.bad_ring;
+			for (unsigned int f = 0; f < QSYNC_FB_N; f++)
+				zc_total.fallbacks[f] += z.fallbacks[f];
+			any_zc = true;
+		}
 		snprintf(key, sizeof(key), "q%u", i);
 		if (rte_tel_data_add_dict_container(d, key, qd, 0) != 0)
 			rte_tel_data_free(qd);
@@ -123,6 +171,8 @@ fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		return -ENOMEM;
 	rte_tel_data_start_dict(td);
 	fwd_telemetry_add_counters(td, &total);
+	if (any_zc)
+		fwd_telemetry_add_zc(td, &zc_total);
 	if (rte_tel_data_add_dict_container(d, "total", td, 0) != 0)
 		rte_tel_data_free(td);
 	return 0;
@@ -161,6 +211,51 @@ fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
+/*
+ * "/vfrelay/zero_copy,<relay>,<auto|on|off>": change a relay's zero-copy
+ * mode at runtime; the control thread moves its queues within a tick.
+ * Only relays started with auto or on have the zero-copy pools to switch to.
+ */
+static int
+fwd_telemetry_set_zero_copy(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct fwd_instance *inst = fwd_current;
+	char buf[96];
+	char *mode;
+	struct fwd_relay *r;
+	int zc;
+
+	RTE_SET_USED(cmd);
+	if (inst == NULL || params == NULL || strlen(params) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", params);
+	mode = strchr(buf, ',');
+	if (mode == NULL)
+		return -EINVAL;
+	*mode++ = '\0';
+	r = fwd_instance_relay_by_name(inst, buf);
+	if (r == NULL || r->queues[0].zc == NULL)
+		return -EINVAL;
+	if (strcmp(mode, "auto") == 0)
+		zc = FWD_ZC_AUTO;
+	else if (strcmp(mode, "on") == 0)
+		zc = FWD_ZC_ON;
+	else if (strcmp(mode, "off") == 0)
+		zc = FWD_ZC_OFF;
+	else
+		return -EINVAL;
+	atomic_store_explicit(&r->zc_mode, zc, memory_order_relaxed);
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		/* The next bind attempt applies the mode (off: it quiesces). */
+		atomic_store_explicit(&r->queues[i].zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
+		atomic_store_explicit(&r->queues[i].zc_rebind, true, memory_order_release);
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "relay", r->cfg->name);
+	rte_tel_data_add_dict_string(d, "zero_copy", fwd_zero_copy_str(zc));
+	return 0;
+}
+
 int
 fwd_telemetry_register(void)
 {
@@ -171,6 +266,9 @@ fwd_telemetry_register(void)
 					  "No parameters");
 	ret |= rte_telemetry_register_cmd("/vfrelay/stats", fwd_telemetry_stats,
 					  "Per-queue counters of a relay. Parameter: relay name");
+	ret |= rte_telemetry_register_cmd(
+		"/vfrelay/zero_copy", fwd_telemetry_set_zero_copy,
+		"Set a relay's zero-copy mode. Parameters: relay,auto|on|off");
 	ret |= rte_telemetry_register_cmd("/vfrelay/lcores", fwd_telemetry_lcores,
 					  "Per-worker busy/idle cycles and packets. No parameters");
 	return ret == 0 ? 0 : -EINVAL;

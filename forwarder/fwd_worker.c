@@ -13,9 +13,31 @@
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 
+#include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
 #include "fwd_priv.h"
+
+/*
+ * RX side of a zero-copy capable queue: follow the control side's request,
+ * inside a window it can wait for (see struct fwd_queue).
+ */
+static inline unsigned int
+fwd_queue_poll_zc_rx(struct fwd_queue *q, int vid)
+{
+	unsigned int n = 0;
+	uint32_t req;
+
+	atomic_store_explicit(&q->zc_busy, 1, memory_order_seq_cst);
+	req = atomic_load_explicit(&q->zc_req, memory_order_seq_cst);
+	if (req == FWD_ZC_REQ_ZERO_COPY)
+		n = qsync_rx_burst(q, vid);
+	else if (req == FWD_ZC_REQ_COPY && atomic_load_explicit(&q->rx_enabled,
+								  memory_order_relaxed))
+		n = vhost_copy_rx_burst(q, vid);
+	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
+	return n;
+}
 
 static inline unsigned int
 fwd_queue_poll(struct fwd_queue *q)
@@ -26,7 +48,9 @@ fwd_queue_poll(struct fwd_queue *q)
 	/* A disabled vring's VF queue is not polled: the NIC keeps (and drops) its frames. */
 	if (vid < 0)
 		return 0;
-	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+	if (q->zc != NULL)
+		n += fwd_queue_poll_zc_rx(q, vid);
+	else if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
 		n += vhost_copy_rx_burst(q, vid);
 	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
 		n += vhost_copy_tx_burst(q, vid);

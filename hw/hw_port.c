@@ -36,6 +36,37 @@ RTE_LOG_REGISTER_DEFAULT(hw_logtype, INFO);
 /* Ethernet + two VLAN tags + FCS: the largest frame an MTU allows on the wire. */
 #define HW_FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * 4 + RTE_ETHER_CRC_LEN)
 
+/* Value of ",key=" in a device string, or @p dflt. */
+static uint32_t
+hw_devarg_u32(const char *devargs, const char *key, uint32_t dflt)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = strchr(devargs, ','); p != NULL; p = strchr(p + 1, ',')) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=')
+			return (uint32_t)strtoul(p + 2 + klen, NULL, 0);
+	}
+	return dflt;
+}
+
+/*
+ * Software PMDs that write a fixed amount whatever buffer they are given:
+ * af_packet copies the kernel's frame unchecked (it insists at queue setup
+ * that its frame size less 32 bytes fits the pool's data room; the kernel
+ * writes at most frame size less 66 for Ethernet) and null writes its
+ * packet size. Zero copy must never give them a guest
+ * buffer shorter than that.
+ */
+static uint32_t
+hw_rx_max_write(const char *driver, const char *devargs)
+{
+	if (strcmp(driver, "net_af_packet") == 0)
+		return hw_devarg_u32(devargs, "framesz", 2048) - 32;
+	if (strcmp(driver, "net_null") == 0)
+		return hw_devarg_u32(devargs, "size", 64);
+	return 0;
+}
+
 int
 hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen)
 {
@@ -77,6 +108,7 @@ hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen
 	rte_eth_dev_get_name_by_port(port->port_id, port->name);
 	snprintf(port->driver, sizeof(port->driver), "%s", info.driver_name);
 	port->ops = hw_ops_for_driver(info.driver_name);
+	port->rx_max_write = hw_rx_max_write(info.driver_name, devargs);
 	rte_eth_macaddr_get(port->port_id, &port->mac);
 	HW_LOG(INFO, "port %u '%s' driver %s (%s quirks)\n", port->port_id, port->name,
 	       port->driver, port->ops->name);
@@ -91,8 +123,10 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	uint16_t nb_rxd = prm->rx_ring_size;
 	uint16_t nb_txd = prm->tx_ring_size;
 	uint32_t frame = (uint32_t)prm->mtu + HW_FRAME_OVERHEAD;
-	uint32_t room = rte_pktmbuf_data_room_size(prm->rx_pool) - RTE_PKTMBUF_HEADROOM;
+	uint32_t room = UINT32_MAX;
 	uint16_t pid = port->port_id;
+	uint16_t mtu = prm->mtu;
+	bool software = port->ops != NULL && port->ops->software;
 	int ret;
 
 	ret = rte_eth_dev_info_get(pid, &info);
@@ -106,15 +140,36 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 			 prm->n_queues);
 		return -EINVAL;
 	}
-	if (prm->mtu > info.max_mtu || prm->mtu < info.min_mtu) {
+	/* ethdev also bounds the MTU by max_rx_pktlen less Ethernet header and FCS. */
+	if (info.max_mtu == UINT16_MAX || info.max_rx_pktlen <= info.max_mtu)
+		info.max_mtu = (uint16_t)RTE_MIN((uint32_t)info.max_mtu,
+						 info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
+							 RTE_ETHER_CRC_LEN);
+	if (mtu > info.max_mtu && software) {
+		/*
+		 * af_packet and tap report a 1518-byte frame limit whatever their
+		 * kernel interface carries; the interface's MTU is what counts.
+		 */
+		HW_LOG(NOTICE, "port %u: reports max MTU %u; software port, the interface MTU "
+			       "limits frames\n", pid, info.max_mtu);
+		mtu = info.max_mtu;
+	}
+	if (mtu > info.max_mtu || mtu < info.min_mtu) {
 		snprintf(err, errlen, "mtu: VF '%s' supports %u..%u, got '%u'", port->name,
 			 info.min_mtu, info.max_mtu, prm->mtu);
 		return -EINVAL;
 	}
 
-	conf.rxmode.mtu = prm->mtu;
+	for (uint16_t q = 0; q < prm->n_queues; q++) {
+		struct rte_mempool *mp = prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool;
+
+		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_data_room_size(mp) -
+					     RTE_PKTMBUF_HEADROOM);
+	}
+	conf.rxmode.mtu = mtu;
 	conf.rxmode.offloads = info.rx_offload_capa & HW_RX_OFFLOADS_WANTED;
-	if (frame > room) {
+	/* Software PMDs ignore the data room (they write what they received). */
+	if (frame > room && !software) {
 		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
 			snprintf(
 				err, errlen,
@@ -140,7 +195,7 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		return ret;
 	}
 	/* configure() records the MTU; set_mtu() is what reaches the device. */
-	ret = rte_eth_dev_set_mtu(pid, prm->mtu);
+	ret = rte_eth_dev_set_mtu(pid, mtu);
 	if (ret < 0 && ret != -ENOTSUP) {
 		snprintf(err, errlen, "mtu: VF '%s' refused it: %s, got '%u'", port->name,
 			 rte_strerror(-ret), prm->mtu);
@@ -159,7 +214,8 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 
 		rxc.offloads = conf.rxmode.offloads;
 		txc.offloads = conf.txmode.offloads;
-		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc, prm->rx_pool);
+		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc,
+					     prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool);
 		if (ret < 0) {
 			snprintf(err, errlen, "rx_ring_size: VF '%s' RX queue %u setup failed: %s",
 				 port->name, q, rte_strerror(-ret));

@@ -9,4 +9,4 @@
 
 #include "qsync_log.h"
 
-RTE_LOG_REGISTER_DEFAULT(qsync_logtype, NOTICE);
+RTE_LOG_REGISTER_DEFAULT(qsync_logtype, INFO);

@@ -152,7 +152,8 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 		    m->host_user_addr + m->size <= m->host_user_addr) {
 			QSYNC_LOG(ERR, "region %u: guest_phys_addr 0x%" PRIx64
 				  " host_user_addr 0x%" PRIx64 " size 0x%" PRIx64
-				  " is empty or wraps", i, m->guest_phys_addr, m->host_user_addr, m->size);
+				  " is empty or wraps",
+				  i, m->guest_phys_addr, m->host_user_addr, m->size);
 			goto fail;
 		}
 		r->gpa = m->guest_phys_addr;

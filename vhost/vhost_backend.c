@@ -14,6 +14,7 @@
  */
 
 #include <errno.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <rte_vhost.h>
 
 #include <vfrelay/fwd.h>
+#include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
 RTE_LOG_REGISTER_DEFAULT(vhost_backend_logtype, INFO);
@@ -89,6 +91,9 @@ vhost_backend_new_device(int vid)
 		rte_vhost_enable_guest_notification(vid, 2 * i, 0);
 		rte_vhost_enable_guest_notification(vid, 2 * i + 1, 0);
 		atomic_store_explicit(&q->vid, vid, memory_order_release);
+		/* The control thread tries zero copy; until then the copy path serves. */
+		if (q->zc != NULL)
+			atomic_store_explicit(&q->zc_rebind, true, memory_order_release);
 	}
 	atomic_store_explicit(&relay->features, features, memory_order_relaxed);
 	atomic_store_explicit(&relay->vid, vid, memory_order_release);
@@ -104,10 +109,13 @@ vhost_backend_destroy_device(int vid)
 
 	if (relay == NULL)
 		return;
+	/* The VF must stop writing into guest buffers before they go away. */
+	qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, false);
 	for (uint16_t i = 0; i < relay->n_queues; i++) {
 		struct fwd_queue *q = &relay->queues[i];
 
 		atomic_store_explicit(&q->vid, -1, memory_order_release);
+		atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 		atomic_store_explicit(&q->rx_enabled, false, memory_order_relaxed);
 		atomic_store_explicit(&q->tx_enabled, false, memory_order_relaxed);
 	}
@@ -137,10 +145,16 @@ vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
 	if (qid < relay->n_queues) {
 		struct fwd_queue *q = &relay->queues[qid];
 
-		if (vring & 1)
+		if (vring & 1) {
 			atomic_store_explicit(&q->tx_enabled, enable != 0, memory_order_relaxed);
-		else
+		} else {
+			/* Waits only for a zero-copy burst, which takes no vhost lock. */
+			if (!enable)
+				qsync_ctl_quiesce(q, QSYNC_FB_NONE, true);
 			atomic_store_explicit(&q->rx_enabled, enable != 0, memory_order_relaxed);
+			if (enable && q->zc != NULL)
+				atomic_store_explicit(&q->zc_rebind, true, memory_order_release);
+		}
 	}
 	vhost_backend_post(relay, FWD_EV_VRING, vid, vring, enable != 0, 0);
 	return 0;
@@ -158,6 +172,22 @@ vhost_backend_features_changed(int vid, uint64_t features)
 	return 0;
 }
 
+/* Zero copy must hear of SET_MEM_TABLE & co before librte_vhost applies them. */
+static int
+vhost_backend_new_connection(int vid)
+{
+	struct fwd_relay *relay = vhost_backend_relay_of(vid);
+
+	if (relay == NULL)
+		return 0;
+	if (qsync_ctl_connection(relay, vid) != 0) {
+		VB_LOG(ERR, "%s: cannot hook vhost-user messages; refusing the connection\n",
+		       relay->cfg->name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Called from inside enqueue/dequeue on the worker that caused the interrupt. */
 static void
 vhost_backend_guest_notified(int vid)
@@ -171,6 +201,7 @@ static const struct rte_vhost_device_ops vhost_backend_ops = {
 	.destroy_device = vhost_backend_destroy_device,
 	.vring_state_changed = vhost_backend_vring_state_changed,
 	.features_changed = vhost_backend_features_changed,
+	.new_connection = vhost_backend_new_connection,
 	.guest_notified = vhost_backend_guest_notified,
 };
 
@@ -236,6 +267,13 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 	relay->registered = true;
 
 	disable = hw_offload_virtio_features_to_disable(relay->port.tx_offloads);
+	/*
+	 * Zero copy serves split rings and publishes completions itself; the
+	 * copy path loses nothing without in-order or packed rings, so do not
+	 * offer what would force the fallback.
+	 */
+	if (cfg->zero_copy != FWD_ZC_OFF)
+		disable |= (1ULL << VIRTIO_F_IN_ORDER) | (1ULL << VIRTIO_F_RING_PACKED);
 	if (rte_vhost_driver_disable_features(cfg->vhost, disable) != 0 ||
 	    rte_vhost_driver_enable_features(cfg->vhost, 1ULL << VIRTIO_NET_F_MRG_RXBUF) != 0 ||
 	    rte_vhost_driver_callback_register(cfg->vhost, &vhost_backend_ops) != 0) {

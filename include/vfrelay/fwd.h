@@ -22,6 +22,7 @@
 #ifndef VFRELAY_FWD_H
 #define VFRELAY_FWD_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@
 
 #include <vfrelay/config.h>
 #include <vfrelay/hw.h>
+#include <vfrelay/qsync.h>
 #include <vfrelay/stats.h>
 
 struct rte_mempool;
@@ -69,6 +71,22 @@ struct fwd_queue {
 	/* telemetry: ro */
 	_Atomic int rx_mode;          /**< enum fwd_rx_mode */
 
+	/*
+	 * Zero copy; zc is NULL when zero_copy = off. The RX side of a queue
+	 * with zc follows zc_req, read by the worker inside a window marked by
+	 * zc_busy (Dekker-style: worker stores busy then loads req, control
+	 * stores req then loads busy, both seq_cst), so the control side can
+	 * park it without waiting for a whole loop of the worker.
+	 */
+	struct qsync_queue *zc;
+	_Atomic uint32_t zc_req;      /**< enum fwd_zc_req; control: wo, worker: ro */
+	_Atomic uint32_t zc_busy;     /**< worker: wo, control: ro */
+	_Atomic uint32_t zc_want_copy; /**< enum qsync_fallback; worker: wo, control: rw */
+	atomic_bool zc_rebind;        /**< a (re)bind should be tried; vhost: wo, control: rw */
+	_Atomic uint32_t zc_reason;   /**< enum qsync_fallback now in force; telemetry: ro */
+	/* Written under relay->zc_lock, telemetry: ro. */
+	uint64_t zc_fallbacks[QSYNC_FB_N];
+
 	/* Worker: rw, telemetry: ro. */
 	struct fwd_queue_stats stats __rte_cache_aligned;
 };
@@ -80,6 +98,19 @@ struct fwd_relay {
 	struct hw_port port;
 	struct rte_mempool *pool;
 	bool registered;              /**< vhost socket registered (control thread) */
+
+	/*
+	 * Serialises zero-copy bind (control thread) against quiesce (vhost
+	 * thread). Never held while waiting on a worker that could be blocked
+	 * on a vhost lock, so librte_vhost callbacks may take it.
+	 */
+	pthread_mutex_t zc_lock;
+	/* enum fwd_zero_copy in force: config, changed at runtime over telemetry. */
+	_Atomic int zc_mode;
+	/* vhost-events: wo; control: ro under zc_lock. A message that may change
+	 * guest memory or rings is in flight while pending != done. */
+	_Atomic uint32_t msg_pending;
+	_Atomic uint32_t msg_done;
 
 	/* vhost-events: wo, telemetry/control: ro. */
 	_Atomic int vid;              /**< -1 while no guest is attached */

@@ -17,6 +17,8 @@
 
 #include <rte_ethdev.h>
 
+#include <vfrelay/config.h>
+
 struct rte_mbuf;
 struct rte_mempool;
 
@@ -24,6 +26,8 @@ struct rte_mempool;
 struct hw_ops {
 	const char *name;          /**< "iavf", "mlx5", "software", "generic" */
 	bool software;             /**< no DMA: memory needs no mapping */
+	bool rx_holds_buffers;     /**< keeps RX buffers in its ring between bursts */
+	bool rx_queue_stop;        /**< can stop (and release the buffers of) one RX queue */
 	uint16_t rx_buf_align;     /**< NIC RX buffer size granularity in bytes */
 };
 
@@ -39,6 +43,12 @@ struct hw_port {
 	uint16_t mtu;
 	uint64_t rx_offloads;      /**< enabled on the port */
 	uint64_t tx_offloads;      /**< enabled on the port */
+	/*
+	 * Bytes the PMD writes per RX buffer whatever the buffer's size, for
+	 * software PMDs that ignore the pool's data room (af_packet: its frame
+	 * size; null: its packet size). 0: the device honours the data room.
+	 */
+	uint32_t rx_max_write;
 	struct rte_ether_addr mac;
 };
 
@@ -47,7 +57,9 @@ struct hw_port_params {
 	uint16_t mtu;
 	uint16_t rx_ring_size;
 	uint16_t tx_ring_size;
-	struct rte_mempool *rx_pool;
+	struct rte_mempool *rx_pool;                 /**< default RX pool */
+	/** Per-queue override (zero copy's pools), or NULL for rx_pool. */
+	struct rte_mempool *rx_pools[FWD_MAX_QUEUES];
 };
 
 /**

@@ -541,8 +541,9 @@ class Env:
 
     def relay_config(self, queues=1, mtu=None, vf=None, **relay_opts):
         vf = vf or f'net_af_packet0,iface={self.veth.outer}'
+        # The copy-path scenarios pin the copy path; zero-copy ones pass zero_copy='auto'.
         r = {'name': 'net0', 'vf': vf, 'vhost': self.sock, 'vhost_mode': 'client',
-             'queues': queues}
+             'queues': queues, 'zero_copy': 'off'}
         if mtu:
             r['mtu'] = mtu
         r.update(relay_opts)

@@ -139,6 +139,7 @@ reset(void **state)
 	fake_info.max_tx_queues = 4;
 	fake_info.min_mtu = 68;
 	fake_info.max_mtu = 9000;
+	fake_info.max_rx_pktlen = 9018;
 	memset(&last_conf, 0, sizeof(last_conf));
 	configure_calls = 0;
 	set_mtu_ret = 0;
@@ -148,6 +149,7 @@ reset(void **state)
 	fake_pool.priv.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
 	memset(&port, 0, sizeof(port));
 	snprintf(port.name, sizeof(port.name), "fake0");
+	port.ops = hw_ops_for_driver("net_fake");
 	err[0] = '\0';
 	return 0;
 }
@@ -206,6 +208,43 @@ test_mtu_out_of_range_names_mtu(void **state)
 	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), -EINVAL);
 	assert_true(strncmp(err, "mtu: ", 5) == 0);
 	assert_int_equal(configure_calls, 0);
+}
+
+static void
+test_software_port_mtu_clamped_to_device(void **state)
+{
+	struct hw_port_params p = params(1, 9000);
+
+	(void)state;
+	/* af_packet says 1518-byte frames whatever its interface carries: the interface decides */
+	fake_info.max_mtu = UINT16_MAX;
+	fake_info.max_rx_pktlen = 1518;
+	port.ops = hw_ops_for_driver("net_af_packet");
+	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), 0);
+	assert_int_equal(last_conf.rxmode.mtu, 1500);
+	/* and it ignores the data room, so no scatter is asked for */
+	assert_false(last_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
+}
+
+static void
+test_per_queue_pool_room_counts(void **state)
+{
+	struct hw_port_params p = params(2, 1500);
+	static struct {
+		struct rte_mempool mp;
+		struct rte_pktmbuf_pool_private priv;
+	} small;
+
+	(void)state;
+	/* a zero-copy queue's pool advertises less room than the default pool */
+	memset(&small, 0, sizeof(small));
+	small.priv.mbuf_data_room_size = RTE_PKTMBUF_HEADROOM + 1408;
+	p.rx_pools[1] = &small.mp;
+	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "1408-byte buffers"));
+	fake_info.rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
+	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), 0);
+	assert_true(last_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
 }
 
 static void
@@ -289,6 +328,11 @@ test_ops_by_driver(void **state)
 	assert_string_equal(hw_ops_for_driver("mlx5_pci")->name, "mlx5");
 	assert_true(hw_ops_for_driver("net_af_packet")->software);
 	assert_true(hw_ops_for_driver("net_null")->software);
+	assert_false(hw_ops_for_driver("net_null")->rx_holds_buffers);
+	/* tap keeps its ring and cannot stop one queue: no zero copy on it */
+	assert_true(hw_ops_for_driver("net_tap")->rx_holds_buffers);
+	assert_false(hw_ops_for_driver("net_tap")->rx_queue_stop);
+	assert_true(hw_ops_for_driver("net_iavf")->rx_queue_stop);
 	assert_false(hw_ops_for_driver("net_ixgbe")->software);
 }
 
@@ -300,6 +344,8 @@ main(void)
 		cmocka_unit_test_setup(test_too_many_queues_names_queues, reset),
 		cmocka_unit_test_setup(test_mtu_out_of_range_names_mtu, reset),
 		cmocka_unit_test_setup(test_jumbo_needs_scatter_or_big_buffers, reset),
+		cmocka_unit_test_setup(test_software_port_mtu_clamped_to_device, reset),
+		cmocka_unit_test_setup(test_per_queue_pool_room_counts, reset),
 		cmocka_unit_test_setup(test_rss_for_multiqueue, reset),
 		cmocka_unit_test_setup(test_mtu_not_settable_is_tolerated_but_refusal_is_not,
 				       reset),

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/**
+ * @file
+ * Zero-copy receive (queue sync): the VF writes frames straight into the
+ * guest's posted RX buffers; the forwarder writes only the virtio-net header
+ * and the used ring.
+ *
+ * Each zero-copy capable queue pair's VF RX queue draws its buffers from a
+ * per-queue "hybrid" mempool. In copy mode the pool hands the PMD ordinary
+ * host mbufs (librte_vhost then copies, as on the copy path); in zero-copy
+ * mode it hands out shell mbufs that point into guest buffers popped from
+ * the avail ring. Switching modes therefore never reconfigures the VF.
+ *
+ * Threads:
+ *  - worker (qsync_rx_burst, and the pool ops inside rte_eth_rx_burst) while
+ *    the queue's request is FWD_ZC_REQ_ZERO_COPY;
+ *  - control thread: qsync_ctl_bind();
+ *  - vhost-events thread: qsync_ctl_quiesce() from callbacks, including
+ *    those that run with every virtqueue lock held: it waits only for the
+ *    zero-copy burst, which never takes a vhost lock.
+ */
+
+#ifndef VFRELAY_QSYNC_H
+#define VFRELAY_QSYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fwd_queue;
+struct fwd_relay;
+struct qsync_queue;
+struct rte_mempool;
+
+/** Why a queue runs the copy path instead; each has a counter rx_zc_fallback_<name>. */
+#define QSYNC_FALLBACK_REASONS(X)                                                                  \
+	X(no_mrg_rxbuf)     /* guest did not negotiate mergeable RX buffers */                     \
+	X(in_order)         /* VIRTIO_F_IN_ORDER negotiated */                                     \
+	X(packed_ring)      /* VIRTIO_F_RING_PACKED negotiated */                                  \
+	X(iommu_platform)   /* guest IOMMU: 22.11 has no public IOTLB translation */               \
+	X(live_migration)   /* dirty logging on (VHOST_F_LOG_ALL) */                               \
+	X(guest_buf_small)  /* guest posted buffers shorter than header + VF buffer */             \
+	X(mtu_exceeds_buf)  /* a full-MTU frame does not fit one VF buffer */                      \
+	X(vf_no_dma)        /* the VF cannot be given guest memory for DMA */                      \
+	X(vf_holds_buffers) /* the PMD keeps RX buffers and cannot stop one queue */               \
+	X(bad_ring)         /* the guest broke the ring protocol */                                \
+	X(bind_failed)      /* memory table or ring unusable */
+
+enum qsync_fallback {
+	QSYNC_FB_NONE = 0,
+#define QSYNC_X_ENUM(name) QSYNC_FB_##name,
+	QSYNC_FALLBACK_REASONS(QSYNC_X_ENUM)
+#undef QSYNC_X_ENUM
+	QSYNC_FB_N
+};
+
+/** "no_mrg_rxbuf", ... ("none" for QSYNC_FB_NONE). */
+const char *qsync_fallback_name(enum qsync_fallback fb);
+
+/** What a worker is asked to do with a zero-copy capable queue's RX side. */
+enum fwd_zc_req {
+	FWD_ZC_REQ_COPY = 0,   /**< copy path (librte_vhost owns the RX vring) */
+	FWD_ZC_REQ_ZERO_COPY,  /**< qsync_rx_burst (we own the RX vring) */
+	FWD_ZC_REQ_PARK,       /**< do not touch the RX side at all */
+};
+
+/**
+ * Create the zero-copy state and hybrid pool of one queue pair (control
+ * thread, before the VF RX queue is set up with qsync_queue_pool()).
+ *
+ * @param fq       the queue pair
+ * @param backing  host mbufs for copy mode (the relay's pool)
+ * @param buf_size bytes the VF may write per buffer (after the virtio-net header)
+ * @return the state, or NULL with errno
+ */
+struct qsync_queue *qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing,
+				       uint16_t buf_size);
+
+/** The pool to give the VF RX queue. */
+struct rte_mempool *qsync_queue_pool(struct qsync_queue *qq);
+
+/** Free a queue's state (everything stopped, queue unbound). NULL is ignored. */
+void qsync_queue_free(struct qsync_queue *qq);
+
+/**
+ * VF buffer size for zero copy: the largest size, in the device's
+ * granularity, that a Linux guest's smallest mergeable buffer (1536 bytes)
+ * holds after the virtio-net header.
+ */
+uint16_t qsync_buf_size(uint16_t rx_buf_align);
+
+/**
+ * Why @p fq cannot run zero copy with guest @p features now, or QSYNC_FB_NONE.
+ * Pure: features, config and VF capabilities only.
+ */
+enum qsync_fallback qsync_check_features(const struct fwd_queue *fq, uint64_t features);
+
+/**
+ * Try to move @p fq from the copy path to zero copy (control thread, no
+ * vhost lock held). Parks the worker's RX side, snapshots the memory table
+ * and the RX vring, maps DMA, and lets the worker run zero copy.
+ *
+ * @return 0 when running zero copy; -EAGAIN to retry later (a vhost message
+ *         is in flight); or -errno with the fallback reason counted and the
+ *         queue back on the copy path (or parked for zero_copy = on).
+ */
+int qsync_ctl_bind(struct fwd_queue *fq, int vid);
+
+/**
+ * Take @p fq off zero copy synchronously: park the worker, stop VF DMA,
+ * check every shell is back, hand held descriptors back to the guest, set
+ * the vring base, unmap DMA. Safe in any librte_vhost callback.
+ *
+ * @param fq      the queue pair
+ * @param reason  counted if not QSYNC_FB_NONE (a fallback, not a teardown)
+ * @param locked  called with the virtqueue locks held: do not notify the guest
+ */
+void qsync_ctl_quiesce(struct fwd_queue *fq, enum qsync_fallback reason, bool locked);
+
+/** Quiesce every zero-copy queue of @p relay (see qsync_ctl_quiesce()). */
+void qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason, bool locked);
+
+/** Register the pre/post message hooks for a new vhost-user connection of @p relay. */
+int qsync_ctl_connection(struct fwd_relay *relay, int vid);
+
+/**
+ * Zero-copy RX burst (worker): take frames the VF wrote into guest buffers,
+ * write their headers, publish them in order, notify once.
+ * @return frames taken from the VF
+ */
+unsigned int qsync_rx_burst(struct fwd_queue *fq, int vid);
+
+/** Guest-behaviour counters of a queue (for telemetry). */
+struct qsync_queue_counters {
+	uint64_t bad_desc;
+	uint64_t desc_too_small;
+	uint64_t bad_ring;
+	uint64_t shells_held;  /**< shells the VF holds now */
+};
+void qsync_queue_counters(const struct qsync_queue *qq, struct qsync_queue_counters *out);
+
+#endif /* VFRELAY_QSYNC_H */

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vfrelay authors
+ */
+
+/*
+ * Zero-copy binding state machine, control side.
+ *
+ *   copy --bind (control thread)--> zero copy --quiesce (any callback)--> copy
+ *
+ * bind parks the worker's RX side, snapshots memory table and RX vring,
+ * maps DMA and hands the ring to the worker. quiesce is synchronous and runs
+ * before librte_vhost may unmap or move guest memory or stop the ring
+ * (destroy_device, ring disable, the pre-handlers of SET_MEM_TABLE,
+ * SET_VRING_ADDR and SET_FEATURES): it parks the worker, stops VF DMA, checks
+ * every shell is back, hands held descriptors back, sets the vring base and
+ * unmaps DMA. It waits only for a zero-copy burst, which takes no vhost lock,
+ * so it is safe where librte_vhost holds every virtqueue lock.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/vhost.h>
+
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_memory.h>
+#include <rte_pause.h>
+#include <rte_vhost.h>
+
+#include "qsync_inline.h"
+#include "qsync_log.h"
+#include "qsync_priv.h"
+
+/* vhost-user request ids (the message struct is private to librte_vhost). */
+enum {
+	QSYNC_MSG_SET_FEATURES = 2,
+	QSYNC_MSG_SET_MEM_TABLE = 5,
+	QSYNC_MSG_SET_LOG_BASE = 6,
+	QSYNC_MSG_SET_VRING_ADDR = 9,
+	QSYNC_MSG_SET_VRING_ENABLE = 18,
+};
+
+/* Message layout: request, flags, size (u32 each), then the payload. */
+#define QSYNC_MSG_PAYLOAD_OFF 12
+
+/* Linux's smallest mergeable RX buffer: ALIGN(12 + 1518, 64). */
+#define QSYNC_GUEST_MIN_BUF 1536
+
+static const char *const qsync_fallback_names[] = {"none",
+#define QSYNC_X_NAME(name) #name,
+						   QSYNC_FALLBACK_REASONS(QSYNC_X_NAME)
+#undef QSYNC_X_NAME
+};
+
+const char *
+qsync_fallback_name(enum qsync_fallback fb)
+{
+	return (unsigned int)fb < QSYNC_FB_N ? qsync_fallback_names[fb] : "?";
+}
+
+uint16_t
+qsync_buf_size(uint16_t rx_buf_align)
+{
+	uint16_t room = QSYNC_GUEST_MIN_BUF - sizeof(struct virtio_net_hdr_mrg_rxbuf);
+
+	if (rx_buf_align <= 1)
+		return room;
+	return (uint16_t)(room / rx_buf_align * rx_buf_align);
+}
+
+enum qsync_fallback
+qsync_check_features(const struct fwd_queue *fq, uint64_t features)
+{
+	const struct fwd_relay *r = fq->relay;
+	const struct qsync_queue *qq = fq->zc;
+	/*
+	 * The most the VF writes into one buffer: what a software PMD always
+	 * writes, or the largest frame the MTU allows (one VLAN tag, no FCS).
+	 */
+	uint32_t frame = r->port.rx_max_write != 0 ? r->port.rx_max_write
+						   : (uint32_t)r->cfg->mtu + RTE_ETHER_HDR_LEN + 4;
+
+	if (!(features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)))
+		return QSYNC_FB_no_mrg_rxbuf;
+	if (features & (1ULL << VIRTIO_F_IN_ORDER))
+		return QSYNC_FB_in_order;
+	if (features & (1ULL << VIRTIO_F_RING_PACKED))
+		return QSYNC_FB_packed_ring;
+	if (features & (1ULL << VIRTIO_F_IOMMU_PLATFORM))
+		return QSYNC_FB_iommu_platform;
+	if (features & (1ULL << VHOST_F_LOG_ALL))
+		return QSYNC_FB_live_migration;
+	if (r->port.ops->rx_holds_buffers && !r->port.ops->rx_queue_stop)
+		return QSYNC_FB_vf_holds_buffers;
+	if (qq != NULL && frame > qq->buf_size)
+		return QSYNC_FB_mtu_exceeds_buf;
+	return QSYNC_FB_NONE;
+}
+
+/* Keep the worker off the RX side; returns once it is outside any RX burst. */
+static void
+qsync_park(struct fwd_queue *fq)
+{
+	uint64_t warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
+
+	atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK, memory_order_seq_cst);
+	while (atomic_load_explicit(&fq->zc_busy, memory_order_seq_cst) != 0) {
+		rte_pause();
+		if (rte_get_timer_cycles() > warn_at) {
+			/* Cannot happen for a zero-copy burst; say so loudly if it does. */
+			QSYNC_LOG(WARNING, "%s q%u: worker still inside an RX burst after 1 s",
+				  fq->relay->cfg->name, fq->qid);
+			warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
+		}
+	}
+}
+
+/* Where the queue goes when zero copy is not possible. */
+static void
+qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
+{
+	enum fwd_zc_req req = FWD_ZC_REQ_COPY;
+	bool on = atomic_load_explicit(&fq->relay->zc_mode, memory_order_relaxed) == FWD_ZC_ON;
+
+	if (reason != QSYNC_FB_NONE) {
+		if (atomic_load_explicit(&fq->zc_reason, memory_order_relaxed) !=
+		    (uint32_t)reason) {
+			fq->zc_fallbacks[reason]++;
+			QSYNC_LOG(NOTICE, "%s q%u: %s: %s", fq->relay->cfg->name, fq->qid,
+				  on ? "RX stopped (zero_copy = on)" : "copy path",
+				  qsync_fallback_name(reason));
+		}
+		atomic_store_explicit(&fq->zc_reason, reason, memory_order_relaxed);
+		/* zero_copy = on: refuse to run the queue rather than copy. */
+		if (on)
+			req = FWD_ZC_REQ_PARK;
+	}
+	atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_COPY, memory_order_relaxed);
+	atomic_store_explicit(&fq->zc_req, req, memory_order_seq_cst);
+}
+
+/*
+ * IOMMU (IOVA as VA): let the VF reach each guest region at its host address.
+ * Software VFs and PA mode (the VF uses physical addresses) need nothing.
+ */
+static int
+qsync_dma_map(struct qsync_queue *qq, bool map)
+{
+	const struct hw_port *port = &qq->fq->relay->port;
+	struct rte_eth_dev_info info;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint32_t done = 0;
+	int ret = 0;
+
+	if (port->ops->software || rte_eal_iova_mode() != RTE_IOVA_VA)
+		return 0;
+	if (rte_eth_dev_info_get(port->port_id, &info) != 0)
+		return -ENODEV;
+	for (; done < qq->xlate->nregions; done++) {
+		const struct qsync_xlate_region *r = &qq->xlate->regions[done];
+		void *va = (void *)(uintptr_t)r->hva;
+
+		if (map) {
+			ret = rte_extmem_register(va, r->size, NULL, 0, pg);
+			if (ret < 0 && rte_errno != EEXIST)
+				break;
+			ret = rte_dev_dma_map(info.device, va, r->hva, r->size);
+			if (ret < 0) {
+				rte_extmem_unregister(va, r->size);
+				break;
+			}
+		} else {
+			rte_dev_dma_unmap(info.device, va, r->hva, r->size);
+			rte_extmem_unregister(va, r->size);
+		}
+	}
+	if (map && done < qq->xlate->nregions) {
+		QSYNC_LOG(ERR, "%s: cannot map guest region %u for DMA: %s", port->name, done,
+			  rte_strerror(rte_errno));
+		for (uint32_t i = 0; i < done; i++) {
+			const struct qsync_xlate_region *r = &qq->xlate->regions[i];
+
+			rte_dev_dma_unmap(info.device, (void *)(uintptr_t)r->hva, r->hva, r->size);
+			rte_extmem_unregister((void *)(uintptr_t)r->hva, r->size);
+		}
+		return -EIO;
+	}
+	qq->dma_mapped = map;
+	return 0;
+}
+
+/*
+ * The guest's posted buffers, read-only: if what it has posted already
+ * cannot take a VF buffer, binding would only hand them back empty.
+ */
+static bool
+qsync_posted_buffers_fit(const struct rte_vhost_vring *vring, uint16_t last_avail, uint32_t min_len)
+{
+	uint16_t idx = __atomic_load_n(&vring->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - last_avail);
+
+	if (n > vring->size)
+		return true; /* broken ring: the datapath will count it */
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t head = __atomic_load_n(
+			&vring->avail->ring[(uint16_t)(last_avail + i) & (vring->size - 1)],
+			__ATOMIC_RELAXED);
+
+		if (head >= vring->size)
+			continue;
+		if (__atomic_load_n(&vring->desc[head].len, __ATOMIC_RELAXED) < min_len)
+			return false;
+	}
+	return true;
+}
+
+static int
+qsync_bind_locked(struct fwd_queue *fq, int vid, uint64_t features, enum qsync_fallback *why)
+{
+	struct qsync_queue *qq = fq->zc;
+	uint16_t vring_idx = fq->qid * 2;
+	struct rte_vhost_memory *mem = NULL;
+	struct rte_vhost_vring vring;
+	struct qsync_vring_params p = {0};
+	uint16_t last_avail;
+	uint16_t last_used;
+	enum qsync_iova_mode mode = QSYNC_IOVA_VA;
+	int pagemap = -1;
+	uint16_t hdr_len = qsync_net_hdr_len(features);
+
+	*why = QSYNC_FB_bind_failed;
+	if (rte_vhost_get_vhost_vring(vid, vring_idx, &vring) != 0 ||
+	    rte_vhost_get_vring_base(vid, vring_idx, &last_avail, &last_used) != 0 ||
+	    rte_vhost_get_mem_table(vid, &mem) != 0)
+		goto fail;
+
+	if (!qsync_posted_buffers_fit(&vring, last_avail, hdr_len + qq->buf_size)) {
+		*why = QSYNC_FB_guest_buf_small;
+		goto fail;
+	}
+	/* Without an IOMMU the VF uses physical addresses of pinned guest pages. */
+	if (!fq->relay->port.ops->software && rte_eal_iova_mode() == RTE_IOVA_PA) {
+		mode = QSYNC_IOVA_PA;
+		pagemap = qsync_xlate_pagemap_open();
+		if (pagemap < 0) {
+			*why = QSYNC_FB_vf_no_dma;
+			goto fail;
+		}
+	}
+	qq->xlate = qsync_xlate_create(mem, mode, pagemap);
+	if (pagemap >= 0)
+		close(pagemap);
+	free(mem);
+	mem = NULL;
+	if (qq->xlate == NULL)
+		goto fail;
+	if (qsync_dma_map(qq, true) != 0) {
+		*why = QSYNC_FB_vf_no_dma;
+		goto fail;
+	}
+
+	p.desc = vring.desc;
+	p.avail = vring.avail;
+	p.used = vring.used;
+	p.size = vring.size;
+	p.last_avail_idx = last_avail;
+	p.last_used_idx = last_used;
+	p.features = features;
+	p.buf_size = qq->buf_size;
+	p.xlate = qq->xlate;
+	qq->vr = qsync_vring_create(&p);
+	if (qq->vr == NULL) {
+		qsync_dma_map(qq, false);
+		goto fail;
+	}
+	qq->vid = vid;
+	qq->vring = vring_idx;
+	qq->hdr_len = hdr_len;
+	qq->guest_csum = features & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
+	qq->n_stash = 0;
+	qq->notify_pending = false;
+	qq->gen++;
+	qq->zc = true;
+	*why = QSYNC_FB_NONE;
+	return 0;
+
+fail:
+	free(mem);
+	qsync_xlate_free(qq->xlate);
+	qq->xlate = NULL;
+	return -EINVAL;
+}
+
+int
+qsync_ctl_bind(struct fwd_queue *fq, int vid)
+{
+	struct fwd_relay *r = fq->relay;
+	struct qsync_queue *qq = fq->zc;
+	enum qsync_fallback why;
+	uint64_t features = 0;
+	int ret;
+
+	if (qq == NULL)
+		return -ENOTSUP;
+	if (atomic_load_explicit(&r->zc_mode, memory_order_relaxed) == FWD_ZC_OFF) {
+		qsync_ctl_quiesce(fq, QSYNC_FB_NONE, false);
+		qsync_fall_back(fq, QSYNC_FB_NONE);
+		return -EPERM;
+	}
+	if (rte_vhost_get_negotiated_features(vid, &features) != 0)
+		return -EAGAIN;
+	why = qsync_check_features(fq, features);
+	if (why != QSYNC_FB_NONE) {
+		qsync_fall_back(fq, why);
+		return -EPERM;
+	}
+
+	/*
+	 * Park first, without our lock: the worker may be inside a copy burst
+	 * blocked on a vring lock that a vhost callback holds while it waits
+	 * for our lock. Parked, the worker no longer consumes the ring.
+	 */
+	qsync_park(fq);
+	pthread_mutex_lock(&r->zc_lock);
+	if (atomic_load_explicit(&r->msg_pending, memory_order_acquire) !=
+		    atomic_load_explicit(&r->msg_done, memory_order_acquire) ||
+	    atomic_load_explicit(&fq->vid, memory_order_acquire) != vid) {
+		/* A vhost message is changing the device: retry once it is applied. */
+		pthread_mutex_unlock(&r->zc_lock);
+		qsync_fall_back(fq, QSYNC_FB_NONE);
+		return -EAGAIN;
+	}
+	if (qq->vr != NULL) {
+		pthread_mutex_unlock(&r->zc_lock);
+		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
+		return 0;
+	}
+	ret = qsync_bind_locked(fq, vid, features, &why);
+	if (ret == 0) {
+		atomic_store_explicit(&fq->zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
+		atomic_store_explicit(&fq->zc_want_copy, QSYNC_FB_NONE, memory_order_relaxed);
+		atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_ZERO_COPY, memory_order_relaxed);
+		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
+		QSYNC_LOG(INFO, "%s q%u: zero copy on (ring %u, VF buffer %u, header %u)",
+			  r->cfg->name, fq->qid, qq->vr->size, qq->buf_size, qq->hdr_len);
+	} else {
+		qsync_fall_back(fq, why);
+	}
+	pthread_mutex_unlock(&r->zc_lock);
+	return ret == 0 ? 0 : -EPERM;
+}
+
+static void
+qsync_quiesce_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked)
+{
+	struct qsync_queue *qq = fq->zc;
+	const struct hw_port *port = &fq->relay->port;
+	struct qsync_hand_back hb;
+	bool stopped = false;
+
+	if (qq->vr == NULL) {
+		if (reason != QSYNC_FB_NONE)
+			qsync_fall_back(fq, reason);
+		return;
+	}
+	qsync_park(fq);
+
+	/* Stop DMA and get back every shell the PMD holds; they keep their slots held. */
+	qq->quiescing = true;
+	if (port->ops->rx_holds_buffers)
+		stopped = rte_eth_dev_rx_queue_stop(port->port_id, fq->qid) == 0;
+	if (qq->n_free != qq->n_shells)
+		QSYNC_LOG(CRIT, "%s q%u: %u shells still held by the VF after stop",
+			  fq->relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
+
+	/* Nothing the VF wrote is pending: give the guest every buffer we still hold. */
+	qsync_vring_hand_back(qq->vr, &hb);
+	rte_vhost_set_vring_base(qq->vid, qq->vring, hb.last_avail_idx, hb.last_used_idx);
+	if (hb.notify && !locked)
+		rte_vhost_vring_call_nonblock(qq->vid, qq->vring);
+
+	qsync_dma_map(qq, false);
+	qsync_vring_destroy(qq->vr);
+	qq->vr = NULL;
+	qsync_xlate_free(qq->xlate);
+	qq->xlate = NULL;
+	qq->n_stash = 0;
+	qq->zc = false;
+	qq->quiescing = false;
+	if (stopped && rte_eth_dev_rx_queue_start(port->port_id, fq->qid) != 0)
+		QSYNC_LOG(ERR, "%s q%u: cannot restart the VF RX queue", fq->relay->cfg->name,
+			  fq->qid);
+	QSYNC_LOG(INFO, "%s q%u: zero copy off (%s): %u rewound, %u returned empty",
+		  fq->relay->cfg->name, fq->qid,
+		  reason == QSYNC_FB_NONE ? "guest ring change" : qsync_fallback_name(reason),
+		  hb.rewound, hb.zeroed);
+	qsync_fall_back(fq, reason);
+}
+
+void
+qsync_ctl_quiesce(struct fwd_queue *fq, enum qsync_fallback reason, bool locked)
+{
+	if (fq->zc == NULL)
+		return;
+	pthread_mutex_lock(&fq->relay->zc_lock);
+	qsync_quiesce_locked(fq, reason, locked);
+	pthread_mutex_unlock(&fq->relay->zc_lock);
+}
+
+void
+qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason, bool locked)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		qsync_ctl_quiesce(&relay->queues[i], reason, locked);
+}
+
+static struct fwd_relay *
+qsync_relay_of(int vid)
+{
+	char path[PATH_MAX];
+
+	if (fwd_current == NULL || rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
+		return NULL;
+	return fwd_instance_relay_by_path(fwd_current, path);
+}
+
+static void
+qsync_want_rebind(struct fwd_relay *relay, int vring)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		if (relay->queues[i].zc != NULL && (vring < 0 || vring == 2 * i))
+			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
+					      memory_order_release);
+}
+
+/*
+ * Before librte_vhost applies a message, with every vring lock held for
+ * most of them: quiesce what the message would pull from under the VF.
+ */
+static enum rte_vhost_msg_result
+qsync_pre_msg(int vid, void *msg)
+{
+	struct fwd_relay *relay = qsync_relay_of(vid);
+	const uint8_t *m = msg;
+	uint32_t req;
+	uint32_t index;
+	uint64_t u64;
+
+	if (relay == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	memcpy(&req, m, sizeof(req));
+	memcpy(&index, m + QSYNC_MSG_PAYLOAD_OFF, sizeof(index));
+	atomic_fetch_add_explicit(&relay->msg_pending, 1, memory_order_acq_rel);
+
+	switch (req) {
+	case QSYNC_MSG_SET_MEM_TABLE:
+		qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, true);
+		break;
+	case QSYNC_MSG_SET_VRING_ADDR:
+		if ((index & 0xff) % 2 == 0 && (index & 0xff) / 2 < relay->n_queues)
+			qsync_ctl_quiesce(&relay->queues[(index & 0xff) / 2], QSYNC_FB_NONE, true);
+		break;
+	case QSYNC_MSG_SET_VRING_ENABLE: {
+		uint32_t num;
+
+		memcpy(&num, m + QSYNC_MSG_PAYLOAD_OFF + 4, sizeof(num));
+		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues)
+			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
+		break;
+	}
+	case QSYNC_MSG_SET_FEATURES:
+		memcpy(&u64, m + QSYNC_MSG_PAYLOAD_OFF, sizeof(u64));
+		/* Dirty logging starts: every completion would have to be logged. */
+		if (u64 & (1ULL << VHOST_F_LOG_ALL))
+			qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
+		break;
+	case QSYNC_MSG_SET_LOG_BASE:
+		qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
+		break;
+	default:
+		break;
+	}
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+static enum rte_vhost_msg_result
+qsync_post_msg(int vid, void *msg)
+{
+	struct fwd_relay *relay = qsync_relay_of(vid);
+	uint32_t req;
+	uint32_t index;
+
+	if (relay == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	memcpy(&req, msg, sizeof(req));
+	memcpy(&index, (const uint8_t *)msg + QSYNC_MSG_PAYLOAD_OFF, sizeof(index));
+	atomic_store_explicit(&relay->msg_done,
+			      atomic_load_explicit(&relay->msg_pending, memory_order_acquire),
+			      memory_order_release);
+	switch (req) {
+	case QSYNC_MSG_SET_MEM_TABLE:
+	case QSYNC_MSG_SET_FEATURES:
+		qsync_want_rebind(relay, -1);
+		break;
+	case QSYNC_MSG_SET_VRING_ADDR:
+	case QSYNC_MSG_SET_VRING_ENABLE:
+		qsync_want_rebind(relay, (int)(index & 0xff));
+		break;
+	default:
+		break;
+	}
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+static const struct rte_vhost_user_extern_ops qsync_extern_ops = {
+	.pre_msg_handle = qsync_pre_msg,
+	.post_msg_handle = qsync_post_msg,
+};
+
+int
+qsync_ctl_connection(struct fwd_relay *relay, int vid)
+{
+	bool any = false;
+
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		any |= relay->queues[i].zc != NULL;
+	if (!any)
+		return 0;
+	atomic_store_explicit(&relay->msg_done,
+			      atomic_load_explicit(&relay->msg_pending, memory_order_acquire),
+			      memory_order_release);
+	return rte_vhost_extern_callback_register(vid, &qsync_extern_ops, NULL) == 0 ? 0 : -EIO;
+}
+
+void
+qsync_queue_counters(const struct qsync_queue *qq, struct qsync_queue_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (qq == NULL)
+		return;
+	out->bad_desc = qq->bad_desc;
+	out->desc_too_small = qq->desc_too_small;
+	out->bad_ring = qq->bad_ring;
+	out->shells_held = qq->n_shells - qq->n_free;
+}
