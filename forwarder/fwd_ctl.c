@@ -94,7 +94,9 @@ fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
 	atomic_init(&fq->rx_enabled, false);
 	atomic_init(&fq->tx_enabled, false);
 	atomic_init(&fq->rx_mode, FWD_RX_MODE_COPY);
-	atomic_init(&fq->zc_req, FWD_ZC_REQ_COPY);
+	/* zero_copy = on never copies: RX waits for the first bind. */
+	atomic_init(&fq->zc_req,
+		    r->cfg->zero_copy == FWD_ZC_ON ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY);
 	atomic_init(&fq->zc_busy, 0);
 	atomic_init(&fq->zc_want_copy, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_rebind, false);

@@ -122,11 +122,13 @@ qsync_park(struct fwd_queue *fq)
 	}
 }
 
-/* Where the queue goes when zero copy is not possible. */
+/*
+ * Where the queue goes when zero copy is not (or not yet) possible: the copy
+ * path, or with zero_copy = on nowhere: that mode never copies.
+ */
 static void
 qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 {
-	enum fwd_zc_req req = FWD_ZC_REQ_COPY;
 	bool on = atomic_load_explicit(&fq->relay->zc_mode, memory_order_relaxed) == FWD_ZC_ON;
 
 	if (reason != QSYNC_FB_NONE) {
@@ -138,12 +140,10 @@ qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 				  qsync_fallback_name(reason));
 		}
 		atomic_store_explicit(&fq->zc_reason, reason, memory_order_relaxed);
-		/* zero_copy = on: refuse to run the queue rather than copy. */
-		if (on)
-			req = FWD_ZC_REQ_PARK;
 	}
 	atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_COPY, memory_order_relaxed);
-	atomic_store_explicit(&fq->zc_req, req, memory_order_seq_cst);
+	atomic_store_explicit(&fq->zc_req, on ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY,
+			      memory_order_seq_cst);
 }
 
 /*
