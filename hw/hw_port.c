@@ -127,6 +127,7 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	uint16_t pid = port->port_id;
 	uint16_t mtu = prm->mtu;
 	bool software = port->ops != NULL && port->ops->software;
+	bool clamped = false;
 	int ret;
 
 	ret = rte_eth_dev_info_get(pid, &info);
@@ -153,6 +154,7 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		HW_LOG(NOTICE, "port %u: reports max MTU %u; software port, the interface MTU "
 			       "limits frames\n", pid, info.max_mtu);
 		mtu = info.max_mtu;
+		clamped = true;
 	}
 	if (mtu > info.max_mtu || mtu < info.min_mtu) {
 		snprintf(err, errlen, "mtu: VF '%s' supports %u..%u, got '%u'", port->name,
@@ -194,8 +196,12 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 			 prm->n_queues, port->name, rte_strerror(-ret));
 		return ret;
 	}
-	/* configure() records the MTU; set_mtu() is what reaches the device. */
-	ret = rte_eth_dev_set_mtu(pid, mtu);
+	/*
+	 * configure() records the MTU; set_mtu() is what reaches the device. Not
+	 * with a clamped MTU: af_packet/tap apply it to the kernel interface
+	 * (SIOCSIFMTU), which would shrink it below the MTU asked for.
+	 */
+	ret = clamped ? 0 : rte_eth_dev_set_mtu(pid, mtu);
 	if (ret < 0 && ret != -ENOTSUP) {
 		snprintf(err, errlen, "mtu: VF '%s' refused it: %s, got '%u'", port->name,
 			 rte_strerror(-ret), prm->mtu);

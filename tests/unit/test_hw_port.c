@@ -25,6 +25,7 @@ static struct rte_eth_dev_info fake_info;
 static struct rte_eth_conf last_conf;
 static int configure_calls;
 static int set_mtu_ret;
+static int set_mtu_calls;
 static int rxq_setup_ret;
 static uint16_t rxq_setups;
 static uint16_t txq_setups;
@@ -73,6 +74,7 @@ __wrap_rte_eth_dev_set_mtu(uint16_t port_id, uint16_t mtu)
 {
 	(void)port_id;
 	(void)mtu;
+	set_mtu_calls++;
 	return set_mtu_ret;
 }
 
@@ -143,6 +145,7 @@ reset(void **state)
 	memset(&last_conf, 0, sizeof(last_conf));
 	configure_calls = 0;
 	set_mtu_ret = 0;
+	set_mtu_calls = 0;
 	rxq_setup_ret = 0;
 	rxq_setups = txq_setups = 0;
 	memset(&fake_pool, 0, sizeof(fake_pool));
@@ -182,6 +185,7 @@ test_offloads_are_intersection_of_wanted_and_capable(void **state)
 	assert_int_equal(port.tx_offloads, last_conf.txmode.offloads);
 	assert_int_equal(last_conf.rxmode.mtu, 1500);
 	assert_int_equal(last_conf.rxmode.mq_mode, RTE_ETH_MQ_RX_NONE);
+	assert_int_equal(set_mtu_calls, 1);
 	assert_int_equal(rxq_setups, 1);
 	assert_int_equal(txq_setups, 1);
 }
@@ -222,6 +226,8 @@ test_software_port_mtu_clamped_to_device(void **state)
 	port.ops = hw_ops_for_driver("net_af_packet");
 	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), 0);
 	assert_int_equal(last_conf.rxmode.mtu, 1500);
+	/* the clamped MTU never reaches the PMD: af_packet would set it on the interface */
+	assert_int_equal(set_mtu_calls, 0);
 	/* and it ignores the data room, so no scatter is asked for */
 	assert_false(last_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER);
 }
