@@ -60,7 +60,7 @@ struct fwd_config {
 	unsigned int n_lcores;              /**< >= 2 */
 	char eal[FWD_EAL_ARGS_MAX];         /**< extra EAL arguments, whitespace separated */
 	bool idle_backoff;                  /**< sleep when idle (default true) */
-	uint32_t idle_sleep_max_us;         /**< back-off ceiling, default 200 */
+	uint32_t idle_sleep_max_us;         /**< back-off ceiling, default 1000 */
 	uint16_t burst;                     /**< packets per burst, 1..64, default 32 */
 	uint16_t tx_retries;                /**< partial VF TX retries before drop, default 4 */
 	struct fwd_relay_config relays[FWD_MAX_RELAYS];

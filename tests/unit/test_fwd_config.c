@@ -541,7 +541,7 @@ check_defaults(const struct fwd_config *cfg, unsigned int first_unset_relay)
 {
 	assert_string_equal(cfg->eal, "");
 	assert_true(cfg->idle_backoff);
-	assert_int_equal(cfg->idle_sleep_max_us, 200);
+	assert_int_equal(cfg->idle_sleep_max_us, 1000);
 	assert_int_equal(cfg->burst, 32);
 	assert_int_equal(cfg->tx_retries, 4);
 	for (unsigned int i = first_unset_relay; i < FWD_MAX_RELAYS; i++) {
