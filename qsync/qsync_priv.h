@@ -49,6 +49,7 @@ struct qsync_queue {
 	bool zc;		     /* pool hands out shells (else backing mbufs) */
 	bool populated;		     /* shells initialised: enqueue may read them */
 	bool quiescing;		     /* shells coming back keep their slot held */
+	bool pmd_holds_buffers;	     /* the PMD keeps a ring of our buffers between bursts */
 
 	/* Shell free list (LIFO: the most recently used shell is warm in cache). */
 	struct rte_mbuf **free_shells;

@@ -168,11 +168,16 @@ qsync_rx_burst(struct fwd_queue *fq, int vid)
 	bool notify;
 
 	/*
-	 * Ask the VF for no more than the guest has posted: every frame it
-	 * delivers needs a guest buffer, and the pool refuses partial requests.
+	 * A PMD that allocates per frame (null, af_packet) is asked for no more
+	 * than the guest has posted: each frame needs a guest buffer and the pool
+	 * refuses partial requests. One that holds a ring of buffers (NICs) may
+	 * have frames in buffers it already has: always harvest those.
 	 */
-	want = (uint16_t)RTE_MIN((unsigned int)fq->burst,
-				 (unsigned int)qsync_vring_avail_count(vr) + qq->n_stash);
+	if (qq->pmd_holds_buffers)
+		want = fq->burst;
+	else
+		want = (uint16_t)RTE_MIN((unsigned int)fq->burst,
+					 (unsigned int)qsync_vring_avail_count(vr) + qq->n_stash);
 	if (want == 0) {
 		qsync_rx_take_ring_stats(qq, vr);
 		if (unlikely(qq->notify_pending))
