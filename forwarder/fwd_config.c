@@ -34,15 +34,6 @@
 #include <vfrelay/config.h>
 
 /*
- * Zero-copy receive is not built yet, so `zero_copy = on` (which means "zero copy or
- * refuse to start the queue") cannot be honoured. The zero-copy work flips this to 1;
- * relay_check_zero_copy() is the only reader.
- */
-#ifndef FWD_HAVE_ZERO_COPY
-#define FWD_HAVE_ZERO_COPY 0
-#endif
-
-/*
  * Longest accepted line, including the newline and NUL. `eal` alone may be 511
  * characters and `vf` 255, well past inih's default of 200, so this must stay above
  * FWD_EAL_ARGS_MAX plus the key and a comment.
@@ -574,16 +565,6 @@ parse_vhost_mode(struct cfg_parser *p, const char *key, const char *val,
 	return 0;
 }
 
-/* The single place that decides whether `zero_copy = on` can be accepted. */
-static int
-relay_check_zero_copy(struct cfg_parser *p, const char *key, enum fwd_zero_copy zc)
-{
-	if (zc == FWD_ZC_ON && !FWD_HAVE_ZERO_COPY)
-		return key_fail(p, key, NULL, "'on' is not available in this build (zero-copy "
-				"receive is not built yet); use 'auto' or 'off'");
-	return 0;
-}
-
 static int
 parse_zero_copy(struct cfg_parser *p, const char *key, const char *val, enum fwd_zero_copy *out)
 {
@@ -597,8 +578,6 @@ parse_zero_copy(struct cfg_parser *p, const char *key, const char *val, enum fwd
 		zc = FWD_ZC_OFF;
 	else
 		return key_fail(p, key, val, "must be auto, on or off");
-	if (relay_check_zero_copy(p, key, zc) < 0)
-		return -EINVAL;
 	*out = zc;
 	return 0;
 }

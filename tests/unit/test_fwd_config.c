@@ -423,9 +423,6 @@ static struct err_case err_cases[] = {
 	/* [relay] enums and numbers */
 	{ "vhost_mode_bad", VFRELAY "[relay net0]\nvhost_mode = listen\n", -EINVAL,
 	  R0_ERR("vhost_mode", "must be client or server", "listen") },
-	{ "zero_copy_on_not_built", VFRELAY "[relay net0]\nzero_copy = on\n", -EINVAL,
-	  ORIGIN ": [relay net0] zero_copy: 'on' is not available in this build (zero-copy "
-	  "receive is not built yet); use 'auto' or 'off'" },
 	{ "zero_copy_bad", VFRELAY "[relay net0]\nzero_copy = yes\n", -EINVAL,
 	  R0_ERR("zero_copy", "must be auto, on or off", "yes") },
 	{ "queues_zero", VFRELAY "[relay net0]\nqueues = 0\n", -EINVAL,
@@ -578,6 +575,26 @@ test_defaults(void **state)
 	assert_string_equal(cfg.relays[0].name, "net0");
 	assert_string_equal(cfg.relays[0].vf, "0000:3b:02.0");
 	check_defaults(&cfg, 0);
+}
+
+/* Zero-copy receive is built: `zero_copy = on` ("zero copy or no RX") is a valid setting. */
+static void
+test_zero_copy_on(void **state)
+{
+	static struct fwd_config cfg;
+	char err[256] = "";
+
+	(void)state;
+	require_two_cpus();
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(parse(VFRELAY RELAY0 "zero_copy = on\n" RELAY1 "zero_copy = off\n",
+			       &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(err, "");
+	assert_int_equal(cfg.n_relays, 2);
+	assert_int_equal(cfg.relays[0].zero_copy, FWD_ZC_ON);
+	assert_int_equal(cfg.relays[1].zero_copy, FWD_ZC_OFF);
+	assert_string_equal(fwd_zero_copy_str(cfg.relays[0].zero_copy), "on");
 }
 
 static void
@@ -911,6 +928,7 @@ main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_valid_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_zero_copy_on),
 		cmocka_unit_test(test_relays_before_vfrelay),
 		cmocka_unit_test(test_lcores_forms),
 		cmocka_unit_test(test_lcores_affinity_probe),
