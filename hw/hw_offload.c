@@ -103,8 +103,7 @@ hw_offload_sw_l4_csum(struct rte_mbuf *m, uint64_t l4_kind)
 	if (m->ol_flags & RTE_MBUF_F_TX_IPV4) {
 		const struct rte_ipv4_hdr *ip = l3;
 
-		if (m->l3_len < sizeof(*ip) ||
-		    rte_be_to_cpu_16(ip->total_length) < m->l3_len ||
+		if (m->l3_len < sizeof(*ip) || rte_be_to_cpu_16(ip->total_length) < m->l3_len ||
 		    m->l2_len + (uint32_t)rte_be_to_cpu_16(ip->total_length) >
 			    rte_pktmbuf_data_len(m))
 			return -EINVAL;
@@ -114,7 +113,8 @@ hw_offload_sw_l4_csum(struct rte_mbuf *m, uint64_t l4_kind)
 
 		if (m->l3_len < sizeof(*ip6) ||
 		    l4_off + (uint32_t)rte_be_to_cpu_16(ip6->payload_len) + sizeof(*ip6) -
-				    m->l3_len > rte_pktmbuf_data_len(m))
+				    m->l3_len >
+			    rte_pktmbuf_data_len(m))
 			return -EINVAL;
 		csum = rte_ipv6_udptcp_cksum(ip6, l4);
 	} else {
@@ -158,6 +158,53 @@ hw_offload_tx_fixup(struct rte_mbuf *m, uint64_t vf_tx_offloads)
 	return done;
 }
 
+int
+hw_offload_guest_tx_request(struct rte_mbuf *m)
+{
+	uint64_t f = m->ol_flags;
+	bool partial = (f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	bool gso = (f & RTE_MBUF_F_RX_LRO) != 0;
+	struct rte_net_hdr_lens lens;
+	uint32_t ptype;
+
+	if (likely(!partial && !gso))
+		return 0;
+	/* The RX-style marks mean nothing to a TX queue: replace them. */
+	m->ol_flags &=
+		~(RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_LRO);
+	ptype = rte_net_get_ptype(m, &lens,
+				  RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK | RTE_PTYPE_L4_MASK);
+	if (RTE_ETH_IS_IPV4_HDR(ptype))
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	else if (RTE_ETH_IS_IPV6_HDR(ptype))
+		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
+	else
+		return -EINVAL;
+	m->l2_len = lens.l2_len;
+	m->l3_len = lens.l3_len;
+	m->l4_len = lens.l4_len;
+	switch (ptype & RTE_PTYPE_L4_MASK) {
+	case RTE_PTYPE_L4_TCP:
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+		if (gso) /* segments need their own IPv4 header checksums too */
+			m->ol_flags |=
+				RTE_MBUF_F_TX_TCP_SEG |
+				(m->ol_flags & RTE_MBUF_F_TX_IPV4 ? RTE_MBUF_F_TX_IP_CKSUM : 0);
+		break;
+	case RTE_PTYPE_L4_UDP:
+		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+		if (gso)
+			m->ol_flags |=
+				RTE_MBUF_F_TX_UDP_SEG |
+				(m->ol_flags & RTE_MBUF_F_TX_IPV4 ? RTE_MBUF_F_TX_IP_CKSUM : 0);
+		break;
+	default:
+		/* SCTP's CRC or an unknown protocol: nothing we can finish. */
+		return -EINVAL;
+	}
+	return 1;
+}
+
 bool
 hw_offload_rx_csum_to_guest(struct rte_mbuf *m)
 {
@@ -170,8 +217,8 @@ hw_offload_rx_csum_to_guest(struct rte_mbuf *m)
 	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
 		return false;
 
-	ptype = rte_net_get_ptype(m, &lens, RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK |
-						     RTE_PTYPE_L4_MASK);
+	ptype = rte_net_get_ptype(m, &lens,
+				  RTE_PTYPE_L2_MASK | RTE_PTYPE_L3_MASK | RTE_PTYPE_L4_MASK);
 	if (RTE_ETH_IS_IPV4_HDR(ptype))
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 	else if (RTE_ETH_IS_IPV6_HDR(ptype))

@@ -24,9 +24,8 @@
 /* The queue this lcore is inside a vhost call for, so guest_notified can count it. */
 static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
 
-#define VHOST_COPY_TX_OFFLOAD_MASK                                                                 \
-	(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG |                  \
-	 RTE_MBUF_F_TX_UDP_SEG)
+/* How librte_vhost (compliant mode) marks a guest's checksum and GSO requests. */
+#define VHOST_COPY_GUEST_OFFLOAD_MASK (RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_LRO)
 
 void
 vhost_copy_count_notification(void)
@@ -112,15 +111,20 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 		return 0;
 	n = taken;
 
-	/* Finish in software what the guest asked for and the VF lacks. */
+	/*
+	 * Turn the guest's checksum/GSO requests into VF TX requests, and finish
+	 * in software what the VF lacks.
+	 */
 	for (uint16_t i = 0; i < n;) {
 		int r;
 
-		if (likely(!(pkts[i]->ol_flags & VHOST_COPY_TX_OFFLOAD_MASK))) {
+		if (likely(!(pkts[i]->ol_flags & VHOST_COPY_GUEST_OFFLOAD_MASK))) {
 			i++;
 			continue;
 		}
-		r = hw_offload_tx_fixup(pkts[i], q->vf_tx_offloads);
+		r = hw_offload_guest_tx_request(pkts[i]);
+		if (r >= 0)
+			r = hw_offload_tx_fixup(pkts[i], q->vf_tx_offloads);
 		if (unlikely(r < 0)) {
 			q->stats.tx_drop_bad_offload++;
 			n = vhost_copy_drop_at(pkts, n, i);

@@ -93,6 +93,15 @@ const struct hw_ops *hw_ops_for_driver(const char *driver);
 /** Virtio features to withhold from the guest because the VF cannot honour them. */
 uint64_t hw_offload_virtio_features_to_disable(uint64_t vf_tx_offloads);
 
+/**
+ * librte_vhost in compliant mode marks a guest's frame the way a NIC marks a
+ * received one: a partial checksum (NEEDS_CSUM) as RX_L4_CKSUM_NONE, a GSO
+ * frame as RX_LRO with tso_segsz. Turn those marks into the TX requests
+ * (RTE_MBUF_F_TX_*, header lengths) a VF understands.
+ * @return 0 nothing asked, 1 converted, -EINVAL for what no VF can finish
+ */
+int hw_offload_guest_tx_request(struct rte_mbuf *m);
+
 /** TX offload flags (RTE_MBUF_F_TX_*) the VF cannot do, for a packet's @p ol_flags. */
 uint64_t hw_offload_tx_unsupported(uint64_t ol_flags, uint64_t vf_tx_offloads);
 

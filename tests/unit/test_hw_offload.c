@@ -238,6 +238,57 @@ test_hostile_lengths_rejected(void **state)
 }
 
 static void
+test_guest_partial_csum_becomes_tx_request(void **state)
+{
+	struct rte_mbuf *m = build(false, IPPROTO_UDP, 100);
+
+	(void)state;
+	m->l2_len = m->l3_len = 0;
+	/* what librte_vhost (compliant mode) sets for NEEDS_CSUM */
+	m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	assert_int_equal(hw_offload_guest_tx_request(m), 1);
+	assert_int_equal(m->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_UDP_CKSUM);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_IPV4);
+	assert_int_equal(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, 0);
+	assert_int_equal(m->l2_len, 14);
+	assert_int_equal(m->l3_len, 20);
+	assert_int_equal(m->l4_len, 8);
+	/* and the software fallback then completes it */
+	assert_int_equal(hw_offload_tx_fixup(m, 0), 1);
+	assert_int_equal(l4_verify(m, false), 0);
+}
+
+static void
+test_guest_gso_becomes_tso_request(void **state)
+{
+	struct rte_mbuf *m = build(false, IPPROTO_TCP, 1000);
+
+	(void)state;
+	m->ol_flags = RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	m->tso_segsz = 500;
+	assert_int_equal(hw_offload_guest_tx_request(m), 1);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM);
+	assert_int_equal(m->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_TCP_CKSUM);
+	assert_int_equal(m->l4_len, 20);
+	/* a VF without TSO never gets it: the frame is refused (and counted) */
+	assert_int_equal(hw_offload_tx_fixup(m, RTE_ETH_TX_OFFLOAD_TCP_CKSUM), -EINVAL);
+}
+
+static void
+test_guest_request_without_l4_refused(void **state)
+{
+	struct rte_mbuf *m = build(false, IPPROTO_UDP, 64);
+
+	(void)state;
+	m->ol_flags = 0;
+	assert_int_equal(hw_offload_guest_tx_request(m), 0);
+	rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14)->next_proto_id = IPPROTO_ICMP;
+	m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	assert_int_equal(hw_offload_guest_tx_request(m), -EINVAL);
+}
+
+static void
 test_rx_csum_good_reaches_guest(void **state)
 {
 	struct rte_mbuf *m = build(false, IPPROTO_UDP, 64);
@@ -296,6 +347,9 @@ main(void)
 		cmocka_unit_test(test_vf_offload_left_alone),
 		cmocka_unit_test(test_ip_header_checksum),
 		cmocka_unit_test(test_hostile_lengths_rejected),
+		cmocka_unit_test(test_guest_partial_csum_becomes_tx_request),
+		cmocka_unit_test(test_guest_gso_becomes_tso_request),
+		cmocka_unit_test(test_guest_request_without_l4_refused),
 		cmocka_unit_test(test_rx_csum_good_reaches_guest),
 		cmocka_unit_test(test_rx_csum_not_good_is_not_trusted),
 	};
