@@ -699,6 +699,36 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* zero-copy: change a relay's mode at runtime */
+
+static int
+cmd_zero_copy(struct ctl *c, const char *relay, const char *mode)
+{
+	char *cmd = xasprintf("/vfrelay/zero_copy,%s,%s", relay, mode);
+	json_t *reply;
+	int ret = tel_query(c, cmd, &reply);
+
+	free(cmd);
+	if (ret < 0)
+		return ret;
+	if (!json_is_object(reply)) {
+		json_decref(reply);
+		fprintf(stderr,
+			PROG ": instance '%s' refused: no relay '%s', or it was started with "
+			     "zero_copy = off (its queues have no zero-copy pools)\n",
+			c->name, relay);
+		return -ENOENT;
+	}
+	if (c->json)
+		print_json(reply, JSON_INDENT(2));
+	else
+		printf("%s: zero_copy = %s\n", relay,
+		       json_string_value(json_object_get(reply, "zero_copy")));
+	json_decref(reply);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* lcores */
 
 static char *
@@ -1130,6 +1160,7 @@ usage(void)
 	      "  stats [RELAY]        per-queue counters of RELAY, or of every relay\n"
 	      "  lcores               per-worker cycles since start: busy %, cycles per packet\n"
 	      "  top [-i SEC] [-c N]  per-queue packet and bit rates, refreshed every SEC\n"
+	      "  zero-copy RELAY MODE set RELAY's zero copy to auto, on or off at runtime\n"
 	      "\n"
 	      "Options:\n"
 	      "  -n, --name NAME      instance name: [vfrelay] name in the config, the DPDK\n"
@@ -1161,7 +1192,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c = { .fd = -1, .interval = 1.0 };
-	const char *socket_arg = NULL, *cmd, *relay = NULL;
+	const char *socket_arg = NULL, *cmd, *relay = NULL, *mode = NULL;
 	bool top_opts = false;
 	char *end;
 	int opt, ret;
@@ -1213,15 +1244,25 @@ main(int argc, char **argv)
 	}
 
 	if (optind >= argc)
-		usage_error("missing command (relays, stats, lcores or top)");
+		usage_error("missing command (relays, stats, lcores, top or zero-copy)");
 	cmd = argv[optind++];
 	if (strcmp(cmd, "stats") == 0 && optind < argc)
 		relay = argv[optind++];
+	if (strcmp(cmd, "zero-copy") == 0) {
+		if (argc - optind < 2)
+			usage_error("zero-copy wants RELAY and MODE (auto, on or off)");
+		relay = argv[optind++];
+		mode = argv[optind++];
+		if (strcmp(mode, "auto") != 0 && strcmp(mode, "on") != 0 &&
+		    strcmp(mode, "off") != 0)
+			usage_error("zero-copy MODE is auto, on or off, not '%s'", mode);
+	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s' after '%s'", argv[optind], cmd);
 	if (strcmp(cmd, "relays") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "lcores") != 0 && strcmp(cmd, "top") != 0)
-		usage_error("unknown command '%s' (relays, stats, lcores or top)", cmd);
+	    strcmp(cmd, "lcores") != 0 && strcmp(cmd, "top") != 0 &&
+	    strcmp(cmd, "zero-copy") != 0)
+		usage_error("unknown command '%s' (relays, stats, lcores, top or zero-copy)", cmd);
 	if (top_opts && strcmp(cmd, "top") != 0)
 		usage_error("--interval and --count only apply to 'top'");
 	if (relay != NULL && (relay[0] == '\0' || strchr(relay, ',') != NULL))
@@ -1252,6 +1293,8 @@ main(int argc, char **argv)
 			ret = cmd_stats(&c, relay);
 		else if (strcmp(cmd, "lcores") == 0)
 			ret = cmd_lcores(&c);
+		else if (strcmp(cmd, "zero-copy") == 0)
+			ret = cmd_zero_copy(&c, relay, mode);
 		else
 			ret = cmd_top(&c);
 	}

@@ -101,6 +101,11 @@ def reply(line, ticking, t0):
         data = stats(param, ticking, t0)
     elif cmd == "/vfrelay/lcores":
         data = ticking_lcores(t0) if ticking else LCORES
+    elif cmd == "/vfrelay/zero_copy":
+        # Like the daemon: only relays started with zero copy (net0 here) can switch.
+        relay, _, mode = param.partition(",")
+        if relay == "net0" and mode in ("auto", "on", "off"):
+            data = {"relay": relay, "zero_copy": mode}
     elif cmd == "/":
         data = ["/", "/vfrelay/relays", "/vfrelay/stats", "/vfrelay/lcores"]
     return json.dumps({cmd: data}, separators=(",", ":"))

@@ -72,7 +72,9 @@ def test_usage():
                  ["-n", "vm1", "--bogus", "relays"], ["-n", "vm1", "-x", "relays"],
                  ["-n", "vm1", "top", "--interval", "0"], ["-n", "vm1", "top", "-i", "abc"],
                  ["-n", "vm1", "top", "--count", "-1"], ["-n", "vm1", "stats", "--count", "2"],
-                 ["-n", "vm1", "top", "--interval"], ["-n", "a/b", "relays"]):
+                 ["-n", "vm1", "top", "--interval"], ["-n", "a/b", "relays"],
+                 ["-n", "vm1", "zero-copy", "net0"], ["-n", "vm1", "zero-copy", "net0", "maybe"],
+                 ["-n", "vm1", "zero-copy", "net0", "on", "extra"]):
         rc, out, err = run(*args)
         lines = err.splitlines()
         check("usage %s" % " ".join(args), rc == 2 and len(lines) == 2 and
@@ -158,6 +160,12 @@ def test_static(tmp):
                                                     "30.0", "3"], repr(out))
         check("lcores 2", line_fields(out, "2") == ["2", "1", "0", "1000", "0", "20", "20",
                                                     "0.0", "-"], repr(out))
+        rc, out, err = run("-n", "vm1", "zero-copy", "net0", "off", env=env)
+        check("zero-copy", rc == 0 and out == "net0: zero_copy = off\n", repr(out))
+        rc, out, err = run("-n", "vm1", "zero-copy", "net1", "on", env=env)
+        check("zero-copy refused", rc == 1 and out == "" and "refused" in err and
+              "zero_copy = off" in err, "rc=%d err=%r" % (rc, err))
+
         rc, out, err = run("-n", "vm1", "lcores", "-j", env=env)
         check("lcores --json", rc == 0 and json.loads(out) == fake_telemetry.LCORES, out)
     finally:
