@@ -625,6 +625,32 @@ def ping(env, count=3, timeout=20, what='ping from the namespace to the guest'):
     check(True, f'{what}: {m.group(0) if m else "ok"}')
 
 
+def echo_roundtrip(env, g, port, sizes, what='UDP frames', window=16, warm=True, flows=None):
+    """vfrq echo in the guest; the namespace sends one test frame per size (seq 0,
+    1...; @flows spreads them over that many UDP port pairs), checks every
+    echoed byte; the guest checks every received byte. warm: vfrtest warm-up first
+    (probe until the path works, then remember the counters for wait_stats).
+    Returns (bytes sent, the guest's RESULT line without "RESULT PASS ")."""
+    n = len(sizes)
+    job = g.agent.submit(f'vfrq echo eth0 {n} 90')
+    g.agent.wait_text('READY', 20)
+    if warm:
+        env.warm_up(port)
+    frames = []
+    for i, size in enumerate(sizes):
+        kw = {}
+        if flows:
+            kw = {'sport': 20000 + i % flows, 'dport': 30000 + (i * 7) % flows}
+        frames.append(V.udp_frame(port.mac, GUEST_MAC_B, i, size, **kw))
+    total = V.check_roundtrip(port, frames, window=window, what=what)
+    rc, out = g.agent.result(job, 120)
+    result = [ln for ln in out.splitlines() if ln.startswith('RESULT')]
+    log('  guest: ' + (result[-1] if result else out.strip()[-300:]))
+    check(rc == 0 and bool(result) and result[-1].startswith('RESULT PASS'),
+          f'the guest received all {n} frames intact')
+    return total, result[-1].split(' ', 2)[2]
+
+
 def main(fn):
     if os.geteuid() != 0:
         log('SKIP: qemu tests need root')
