@@ -330,12 +330,11 @@ class Guest:
     """One QEMU process. Its files live in env.tmp/<name>.*"""
 
     def __init__(self, env, name, queues=1, mq=False, smp=1, vhost_sock=None, incoming=None,
-                 accel_override=None, nic=True, mtu=None):
+                 accel_override=None, nic=True):
         self.env, self.name, self.queues, self.mq, self.smp = env, name, queues, mq, smp
         self.vhost_sock = vhost_sock or env.sock
         self.incoming = incoming
         self.nic = nic
-        self.mtu = mtu
         self.accel = accel_override
         base = os.path.join(env.tmp, name)
         self.console_path = base + '.console.log'
@@ -364,8 +363,6 @@ class Guest:
             dev = f'virtio-net-pci,netdev=n0,mac={GUEST_MAC},vectors=0,mrg_rxbuf=on'
             if q > 1:
                 dev += ',mq=on'
-            if self.mtu:
-                dev += f',host_mtu={self.mtu}'
             cmd += ['-chardev', f'socket,id=vu0,path={self.vhost_sock},server=on,wait=off',
                     '-netdev', f'vhost-user,id=n0,chardev=vu0,queues={q}',
                     '-device', dev]
@@ -632,6 +629,7 @@ def echo_roundtrip(env, g, port, sizes, what='UDP frames', window=16, warm=True,
     (probe until the path works, then remember the counters for wait_stats).
     Returns (bytes sent, the guest's RESULT line without "RESULT PASS ")."""
     n = len(sizes)
+    port.drain()  # frames other senders left on the socket (e.g. their outgoing copies)
     job = g.agent.submit(f'vfrq echo eth0 {n} 90')
     g.agent.wait_text('READY', 20)
     if warm:
