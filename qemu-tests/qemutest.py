@@ -525,6 +525,7 @@ class QemuEnv(V.Env):
     def __init__(self, tag, mtu=1500, **kw):
         super().__init__(tag, mtu=mtu, **kw)
         self.guests = []
+        self.extra_prefixes = set()
         self.t0 = time.monotonic()
 
     def __enter__(self):
@@ -546,6 +547,26 @@ class QemuEnv(V.Env):
             g.agent and g.agent.close()
         log(f'  (scenario time {time.monotonic() - self.t0:.1f}s)')
         return super().__exit__(etype, exc, tb)
+
+    @contextlib.contextmanager
+    def instance(self, name):
+        """Run the block against vfrelay instance @name (start_relay, stats...): a
+        second vfrelay, e.g. the migration destination's."""
+        saved, saved_proc = self.name, self.relay_proc
+        self.name = name
+        if name not in self.extra_prefixes:  # leftovers of an earlier, killed run
+            self.extra_prefixes.add(name)
+            shutil.rmtree(os.path.join(V.DPDK_RUN_DIR, name), ignore_errors=True)
+        try:
+            yield
+        finally:
+            self.name = saved
+            self.relay_proc = saved_proc if saved_proc else self.relay_proc
+
+    def _clean_runtime_dirs(self):
+        super()._clean_runtime_dirs()
+        for prefix in getattr(self, 'extra_prefixes', ()):
+            shutil.rmtree(os.path.join(V.DPDK_RUN_DIR, prefix), ignore_errors=True)
 
     def dump_guests(self, n=60):
         for g in self.guests:
