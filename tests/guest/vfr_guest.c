@@ -32,6 +32,8 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memory.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
@@ -51,6 +53,7 @@
 /* virtio_net_hdr_mrg_rxbuf; 10 bytes without MRG_RXBUF and VERSION_1, so 12 is the bound. */
 #define VG_VNET_HDR_MAX		12
 #define VG_CLOSE_TIMEOUT_S	10
+#define VG_MAX_GROWS		8		/* --grow-mem entries */
 
 #define VG_EXIT_FOUND		1	/* the run completed and found corruption */
 #define VG_EXIT_SETUP		2	/* usage or setup error: nothing was checked */
@@ -88,6 +91,24 @@ struct vg_opts {
 	const char *report;
 	struct rte_ether_addr dst;
 	bool inject_stale;
+	/* --grow-mem MB@SEC: allocate MB MiB of DPDK memory SEC s into the run */
+	struct {
+		uint32_t mb;
+		double at_s;
+	} grow[VG_MAX_GROWS];
+	unsigned int nb_grows;
+};
+
+/* What one --grow-mem did. */
+struct vg_grow_done {
+	bool ok;		/* the allocation succeeded */
+	double at_s;		/* when it started */
+	double took_ms;		/* rte_malloc + touching it, SET_MEM_TABLE round trips included */
+	uint64_t mem_events;	/* RTE_MEM_EVENT_ALLOC seen during it: the heap mapped pages */
+	uint64_t mapped;	/* bytes those events mapped */
+	uint64_t rx_ok_before;
+	uint64_t heap_before;	/* heap_totalsz_bytes of all sockets */
+	uint64_t heap_after;
 };
 
 struct vg_stats {
@@ -173,6 +194,12 @@ struct vg_ctx {
 	bool link_up;
 	uint64_t pmd_rx_errors;
 	uint64_t pmd_rx_nombuf;
+	/* --grow-mem */
+	struct vg_grow_done grows[VG_MAX_GROWS];
+	void *grow_mem[VG_MAX_GROWS];	/* held until exit: a free would re-send the table */
+	unsigned int nb_grown;
+	atomic_uint_least64_t mem_alloc_events;	/* since start, from our mem event callback */
+	atomic_uint_least64_t mem_alloc_bytes;
 };
 
 static atomic_bool vg_stop_requested;	/* signal handler: wo, main loop: ro */
@@ -976,6 +1003,16 @@ vg_report_json(const struct vg_ctx *c, FILE *f, double elapsed)
 		c->pmd_rx_errors, c->pmd_rx_nombuf);
 	for (q = 0; q < c->o->queues; q++)
 		fprintf(f, "%s%" PRIu64, q == 0 ? "" : ", ", s->per_queue_rx[q]);
+	fprintf(f, "], \"grows\": [");
+	for (unsigned int i = 0; i < c->nb_grown; i++) {
+		const struct vg_grow_done *g = &c->grows[i];
+
+		fprintf(f, "%s{\"mb\": %u, \"ok\": %s, \"at_s\": %.3f, \"took_ms\": %.1f, "
+			"\"mem_events\": %" PRIu64 ", \"mapped\": %" PRIu64 ", \"rx_ok_before\": %" PRIu64
+			", \"heap_before\": %" PRIu64 ", \"heap_after\": %" PRIu64 "}",
+			i == 0 ? "" : ", ", c->o->grow[i].mb, g->ok ? "true" : "false", g->at_s,
+			g->took_ms, g->mem_events, g->mapped, g->rx_ok_before, g->heap_before, g->heap_after);
+	}
 	fprintf(f, "], \"link_up\": %s, \"elapsed_s\": %.3f}\n", c->link_up ? "true" : "false",
 		elapsed);
 }
@@ -1042,10 +1079,13 @@ vg_usage(FILE *f)
 		"  --idle-us N           sleep N us when idle (default 0: busy poll)\n"
 		"  --settle-ms N         wait after closing the port before the final scan (200)\n"
 		"  --inject-stale-write  self-test: write into one buffer after freeing it\n"
+		"  --grow-mem MB@SEC     allocate MB MiB of DPDK memory SEC s into the run\n"
+		"                        (repeatable, up to %u); with hugepages and dynamic\n"
+		"                        memory virtio_user re-sends the memory table\n"
 		"exit: 0 clean, 1 corruption found (rx_bad, rx_oob or stale_writes),\n"
 		"      2 setup error, 3 the host did not answer the device reset\n",
 		VG_MAX_QUEUES, VG_MAX_BURST, RTE_PKTMBUF_HEADROOM, RTE_MBUF_DEFAULT_BUF_SIZE,
-		VG_PAYLOAD_OFF);
+		VG_PAYLOAD_OFF, VG_MAX_GROWS);
 }
 
 static int
@@ -1122,10 +1162,41 @@ bad:
 	return -EINVAL;
 }
 
+/* MB@SEC, kept in the order given (they run in time order anyway). */
+static int
+vg_parse_grow(const char *arg, struct vg_opts *o)
+{
+	char buf[64], *at, *end;
+	uint64_t mb;
+	double sec;
+
+	if (o->nb_grows == VG_MAX_GROWS) {
+		fprintf(stderr, "vfr-guest: --grow-mem: at most %u\n", VG_MAX_GROWS);
+		return -EINVAL;
+	}
+	if (strlen(arg) >= sizeof(buf) || (at = strchr(strcpy(buf, arg), '@')) == NULL)
+		goto bad;
+	*at = '\0';
+	if (vg_parse_u64("grow-mem", buf, 1, 65536, &mb) != 0)
+		return -EINVAL;
+	errno = 0;
+	sec = strtod(at + 1, &end);
+	if (errno != 0 || end == at + 1 || *end != '\0' || !(sec >= 0))
+		goto bad;
+	o->grow[o->nb_grows].mb = (uint32_t)mb;
+	o->grow[o->nb_grows].at_s = sec;
+	o->nb_grows++;
+	return 0;
+bad:
+	fprintf(stderr, "vfr-guest: --grow-mem: expected MB@SEC (e.g. 64@3), got '%s'\n", arg);
+	return -EINVAL;
+}
+
 enum {
 	OPT_MODE = 256, OPT_QUEUES, OPT_RXD, OPT_TXD, OPT_BURST, OPT_MBUFS, OPT_MBUF_SIZE,
 	OPT_MTU, OPT_COUNT, OPT_SIZE, OPT_SIZES, OPT_FLOWS, OPT_RATE, OPT_DST_MAC, OPT_EXPECT,
-	OPT_DURATION, OPT_REPORT, OPT_REPOST_DELAY, OPT_IDLE, OPT_SETTLE, OPT_INJECT, OPT_HELP,
+	OPT_DURATION, OPT_REPORT, OPT_REPOST_DELAY, OPT_IDLE, OPT_SETTLE, OPT_INJECT, OPT_GROW,
+	OPT_HELP,
 };
 
 static const struct option vg_longopts[] = {
@@ -1150,6 +1221,7 @@ static const struct option vg_longopts[] = {
 	{ "idle-us", required_argument, NULL, OPT_IDLE },
 	{ "settle-ms", required_argument, NULL, OPT_SETTLE },
 	{ "inject-stale-write", no_argument, NULL, OPT_INJECT },
+	{ "grow-mem", required_argument, NULL, OPT_GROW },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1256,6 +1328,10 @@ vg_parse_args(int argc, char **argv, struct vg_opts *o)
 		case OPT_INJECT:
 			o->inject_stale = true;
 			break;
+		case OPT_GROW:
+			if (vg_parse_grow(optarg, o) != 0)
+				return -EINVAL;
+			break;
 		case OPT_HELP:
 			vg_usage(stdout);
 			exit(0);
@@ -1268,6 +1344,11 @@ vg_parse_args(int argc, char **argv, struct vg_opts *o)
 		fprintf(stderr, "vfr-guest: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	for (unsigned int i = 1; i < o->nb_grows; i++)
+		if (o->grow[i].at_s < o->grow[i - 1].at_s) {
+			fprintf(stderr, "vfr-guest: --grow-mem: give them in time order\n");
+			return -EINVAL;
+		}
 	if (o->tx && o->count == 0) {
 		fprintf(stderr, "vfr-guest: --mode tx needs --count N\n");
 		return -EINVAL;
@@ -1352,6 +1433,78 @@ vg_tx_pool_create(struct vg_ctx *c)
 	return 0;
 }
 
+/*
+ * --grow-mem. With hugepages and dynamic memory (no --no-huge, no --legacy-mem) a heap
+ * that runs short maps more pages and runs the memory event callbacks; virtio_user's
+ * disables its queue pairs, re-sends SET_MEM_TABLE and enables them again
+ * (virtio_user_mem_event_cb), all inside our rte_malloc(), while the host keeps running.
+ */
+static void
+vg_mem_event(enum rte_mem_event type, const void *addr __rte_unused, size_t len, void *arg)
+{
+	struct vg_ctx *c = arg;
+
+	if (type != RTE_MEM_EVENT_ALLOC)
+		return;
+	atomic_fetch_add_explicit(&c->mem_alloc_events, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->mem_alloc_bytes, len, memory_order_relaxed);
+}
+
+static int
+vg_grow_setup(struct vg_ctx *c)
+{
+	if (c->o->nb_grows == 0)
+		return 0;
+	if (rte_mem_event_callback_register("vfr_guest_grow", vg_mem_event, c) != 0) {
+		fprintf(stderr, "vfr-guest: --grow-mem: no memory events here (%s): with --no-huge "
+			"or --legacy-mem the heap never grows and virtio_user never re-sends the "
+			"memory table\n", rte_strerror(rte_errno));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static uint64_t
+vg_heap_total(void)
+{
+	struct rte_malloc_socket_stats st;
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < rte_socket_count(); i++)
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) == 0)
+			total += st.heap_totalsz_bytes;
+	return total;
+}
+
+static void
+vg_grow(struct vg_ctx *c, double t)
+{
+	unsigned int i = c->nb_grown;
+	struct vg_grow_done *g = &c->grows[i];
+	size_t len = (size_t)c->o->grow[i].mb << 20;
+	uint64_t ev0 = atomic_load(&c->mem_alloc_events);
+	uint64_t b0 = atomic_load(&c->mem_alloc_bytes);
+	uint64_t t0 = rte_rdtsc();
+
+	g->at_s = t;
+	g->rx_ok_before = c->st.rx_ok;
+	g->heap_before = vg_heap_total();
+	c->grow_mem[i] = rte_malloc("vfr_guest_grow", len, 0);
+	if (c->grow_mem[i] != NULL)
+		memset(c->grow_mem[i], 0x5a, len);
+	g->took_ms = (double)(rte_rdtsc() - t0) * 1e3 / (double)c->hz;
+	g->ok = c->grow_mem[i] != NULL;
+	g->heap_after = vg_heap_total();
+	g->mem_events = atomic_load(&c->mem_alloc_events) - ev0;
+	g->mapped = atomic_load(&c->mem_alloc_bytes) - b0;
+	c->nb_grown++;
+	fprintf(stderr, "vfr-guest: grow-mem %u MiB at %.1fs: %s in %.1f ms, %" PRIu64
+		" memory event(s) mapping %" PRIu64 " MiB, heap %" PRIu64 " -> %" PRIu64
+		" MiB, rx_ok %" PRIu64 "\n", c->o->grow[i].mb, t,
+		g->ok ? "allocated" : "FAILED", g->took_ms, g->mem_events, g->mapped >> 20,
+		g->heap_before >> 20, g->heap_after >> 20, g->rx_ok_before);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1395,7 +1548,7 @@ main(int argc, char **argv)
 			o.mbuf_size, rte_strerror(rte_errno));
 		return VG_EXIT_SETUP;
 	}
-	if (vg_tx_pool_create(c) != 0 || vg_port_setup(c) != 0)
+	if (vg_tx_pool_create(c) != 0 || vg_port_setup(c) != 0 || vg_grow_setup(c) != 0)
 		return VG_EXIT_SETUP;
 
 	/* In server mode the host is connected by now; give the link a moment anyway. */
@@ -1426,6 +1579,9 @@ main(int argc, char **argv)
 			break;
 		if (now >= end)
 			break;
+		if (c->nb_grown < o.nb_grows &&
+		    now - start >= (uint64_t)(o.grow[c->nb_grown].at_s * (double)c->hz))
+			vg_grow(c, (double)(now - start) / (double)c->hz);
 		if (now >= next_progress) {
 			vg_progress(c, (double)(now - start) / (double)c->hz, vg_link_up(c->port));
 			next_progress += c->hz;
