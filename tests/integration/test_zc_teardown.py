@@ -14,10 +14,9 @@ continuous traffic (net_null copy=1 never stops "DMA"ing into guest buffers):
      re-bind, three times, traffic each time;
   c  zero copy switched at run time: /vfrelay/zero_copy,net0,off -> mode copy
      and rx_copy_bytes grows; auto -> zero-copy again and rx_zc_packets grows;
-  d  SIGTERM to vfrelay under traffic: exit 0 within a few seconds;
-  e  memory table re-sent on a running device (SET_MEM_TABLE while zero copy
-     runs): needs hugepages in the guest so its memory can grow; skipped with
-     the reason when the machine has none.
+  d  SIGTERM to vfrelay under traffic: exit 0 within a few seconds.
+A memory table re-sent on a running device is test_zc_memtable.py (it needs
+hugepages in the guest, which that test reserves).
 """
 
 import signal
@@ -160,34 +159,10 @@ def case_runtime_switch_and_sigterm():
         V.check(env.guest_proc.alive(), 'the guest outlives the relay')
 
 
-def hugepages_free():
-    try:
-        with open('/proc/meminfo') as f:
-            for ln in f:
-                if ln.startswith('HugePages_Free:'):
-                    return int(ln.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def case_mem_table():
-    V.log('### e: memory table re-sent on a running device')
-    free = hugepages_free()
-    if free < 256:
-        V.log(f'  SKIPPED: needs >= 256 free 2 MB hugepages for a guest whose memory can grow '
-              f'(virtio_user re-sends SET_MEM_TABLE on a memory hotplug event, which '
-              f'--no-huge never has); HugePages_Free is {free}')
-        return
-    V.log('  SKIPPED: hugepages are present but this scenario has no way yet to make '
-          'testpmd grow its memory at run time')
-
-
 def scenario():
     case_guest_kill()
     case_port_stop_start()
     case_runtime_switch_and_sigterm()
-    case_mem_table()
 
 
 if __name__ == '__main__':
