@@ -235,6 +235,8 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 	memset(inst, 0, sizeof(*inst));
 	inst->cfg = cfg;
 	fwd_current = inst;
+	/* Before any worker exists: registration must precede the first heavy barrier. */
+	fwd_barrier_init();
 
 	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
 					    rte_socket_id(), RING_F_SC_DEQ);

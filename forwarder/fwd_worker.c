@@ -28,8 +28,10 @@ fwd_queue_poll_zc_rx(struct fwd_queue *q, int vid)
 	unsigned int n = 0;
 	uint32_t req;
 
-	atomic_store_explicit(&q->zc_busy, 1, memory_order_seq_cst);
-	req = atomic_load_explicit(&q->zc_req, memory_order_seq_cst);
+	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
+	atomic_store_explicit(&q->zc_busy, 1, memory_order_relaxed);
+	fwd_light_barrier();
+	req = atomic_load_explicit(&q->zc_req, memory_order_acquire);
 	if (req == FWD_ZC_REQ_ZERO_COPY)
 		n = qsync_rx_burst(q, vid);
 	else if (req == FWD_ZC_REQ_COPY && atomic_load_explicit(&q->rx_enabled,

@@ -57,6 +57,8 @@ qsync_park(struct fwd_queue *fq)
 	uint64_t warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
 
 	atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK, memory_order_seq_cst);
+	/* The worker's side of the handshake has only a compiler barrier: fence it from here. */
+	fwd_heavy_barrier();
 	while (atomic_load_explicit(&fq->zc_busy, memory_order_seq_cst) != 0) {
 		rte_pause();
 		if (rte_get_timer_cycles() > warn_at) {

@@ -185,6 +185,29 @@ struct fwd_relay *fwd_instance_relay_by_path(struct fwd_instance *inst, const ch
 /** Relay named @p name, or NULL. */
 struct fwd_relay *fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name);
 
+/**
+ * True when membarrier(PRIVATE_EXPEDITED) is registered: the worker side of
+ * the zero-copy busy handshake then needs only a compiler barrier, and the
+ * control side (rare) pays with fwd_heavy_barrier() instead.
+ */
+extern bool fwd_asym_fence;
+
+/** Worker side of the busy handshake: order the busy store before the request load. */
+static inline void
+fwd_light_barrier(void)
+{
+	if (fwd_asym_fence)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/** Control side: a full barrier on every running thread of the process (membarrier). */
+void fwd_heavy_barrier(void);
+
+/** Register for fwd_heavy_barrier(); without it both sides use full fences. */
+void fwd_barrier_init(void);
+
 /** The process's instance (for librte_vhost and telemetry callbacks, which carry no context). */
 extern struct fwd_instance *fwd_current;
 

@@ -1007,11 +1007,14 @@ vg_report_json(const struct vg_ctx *c, FILE *f, double elapsed)
 	for (unsigned int i = 0; i < c->nb_grown; i++) {
 		const struct vg_grow_done *g = &c->grows[i];
 
-		fprintf(f, "%s{\"mb\": %u, \"ok\": %s, \"at_s\": %.3f, \"took_ms\": %.1f, "
-			"\"mem_events\": %" PRIu64 ", \"mapped\": %" PRIu64 ", \"rx_ok_before\": %" PRIu64
-			", \"heap_before\": %" PRIu64 ", \"heap_after\": %" PRIu64 "}",
+		fprintf(f,
+			"%s{\"mb\": %u, \"ok\": %s, \"at_s\": %.3f, \"took_ms\": %.1f, "
+			"\"mem_events\": %" PRIu64 ", \"mapped\": %" PRIu64
+			", \"rx_ok_before\": %" PRIu64 ", \"heap_before\": %" PRIu64
+			", \"heap_after\": %" PRIu64 "}",
 			i == 0 ? "" : ", ", c->o->grow[i].mb, g->ok ? "true" : "false", g->at_s,
-			g->took_ms, g->mem_events, g->mapped, g->rx_ok_before, g->heap_before, g->heap_after);
+			g->took_ms, g->mem_events, g->mapped, g->rx_ok_before, g->heap_before,
+			g->heap_after);
 	}
 	fprintf(f, "], \"link_up\": %s, \"elapsed_s\": %.3f}\n", c->link_up ? "true" : "false",
 		elapsed);
