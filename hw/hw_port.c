@@ -109,6 +109,25 @@ hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen
 	snprintf(port->driver, sizeof(port->driver), "%s", info.driver_name);
 	port->ops = hw_ops_for_driver(info.driver_name);
 	port->rx_max_write = hw_rx_max_write(info.driver_name, devargs);
+	if (strcmp(info.driver_name, "net_af_packet") == 0) {
+		uint32_t framesz = hw_devarg_u32(devargs, "framesz", 2048);
+		uint32_t blocksz = hw_devarg_u32(devargs, "blocksz", 4096);
+
+		/*
+		 * DPDK 22.11's af_packet addresses ring slot i at i * framesz, the
+		 * kernel per block: unless blocks hold whole slots, only the first
+		 * block's frames ever arrive, silently.
+		 */
+		if (framesz == 0 || blocksz % framesz != 0) {
+			snprintf(err, errlen,
+				 "vf: af_packet blocksz (%u) must be a multiple of framesz (%u), "
+				 "got '%s'",
+				 blocksz, framesz, devargs);
+			return -EINVAL;
+		}
+		/* The kernel puts the MAC header 66 bytes into a slot; longer frames are cut. */
+		port->rx_frame_max = framesz > 66 ? framesz - 66 : 0;
+	}
 	rte_eth_macaddr_get(port->port_id, &port->mac);
 	HW_LOG(INFO, "port %u '%s' driver %s (%s quirks)\n", port->port_id, port->name,
 	       port->driver, port->ops->name);
@@ -143,18 +162,28 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	}
 	/* ethdev also bounds the MTU by max_rx_pktlen less Ethernet header and FCS. */
 	if (info.max_mtu == UINT16_MAX || info.max_rx_pktlen <= info.max_mtu)
-		info.max_mtu = (uint16_t)RTE_MIN((uint32_t)info.max_mtu,
-						 info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
-							 RTE_ETHER_CRC_LEN);
+		info.max_mtu = (uint16_t)RTE_MIN((uint32_t)info.max_mtu, info.max_rx_pktlen -
+										 RTE_ETHER_HDR_LEN -
+										 RTE_ETHER_CRC_LEN);
 	if (mtu > info.max_mtu && software) {
 		/*
 		 * af_packet and tap report a 1518-byte frame limit whatever their
 		 * kernel interface carries; the interface's MTU is what counts.
 		 */
-		HW_LOG(NOTICE, "port %u: reports max MTU %u; software port, the interface MTU "
-			       "limits frames\n", pid, info.max_mtu);
+		HW_LOG(NOTICE,
+		       "port %u: reports max MTU %u; software port, the interface MTU "
+		       "limits frames\n",
+		       pid, info.max_mtu);
 		mtu = info.max_mtu;
 		clamped = true;
+	}
+	if (port->rx_frame_max != 0 &&
+	    (uint32_t)prm->mtu + RTE_ETHER_HDR_LEN > port->rx_frame_max) {
+		snprintf(err, errlen,
+			 "mtu: VF '%s' delivers frames of at most %u bytes (af_packet framesz); "
+			 "longer ones would arrive cut, got '%u'",
+			 port->name, port->rx_frame_max, prm->mtu);
+		return -EINVAL;
 	}
 	if (mtu > info.max_mtu || mtu < info.min_mtu) {
 		snprintf(err, errlen, "mtu: VF '%s' supports %u..%u, got '%u'", port->name,
@@ -165,8 +194,8 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	for (uint16_t q = 0; q < prm->n_queues; q++) {
 		struct rte_mempool *mp = prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool;
 
-		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_data_room_size(mp) -
-					     RTE_PKTMBUF_HEADROOM);
+		room = RTE_MIN(room,
+			       (uint32_t)rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM);
 	}
 	conf.rxmode.mtu = mtu;
 	conf.rxmode.offloads = info.rx_offload_capa & HW_RX_OFFLOADS_WANTED;

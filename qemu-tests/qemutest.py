@@ -584,6 +584,8 @@ class QemuEnv(V.Env):
             vf = vf or (f'net_af_packet0,iface={self.veth.outer},blocksz={AF_PACKET_BLOCKSZ},'
                         f'framesz={AF_PACKET_FRAMESZ},framecnt=512{qp}')
             relay_opts.setdefault('zero_copy', 'auto')
+            # vfrelay refuses an MTU whose frames the af_packet slots would cut
+            mtu = mtu or self.veth.mtu
         vf = vf or f'net_af_packet0,iface={self.veth.outer}{qp}'
         return super().relay_config(queues=queues, mtu=mtu, vf=vf, **relay_opts)
 

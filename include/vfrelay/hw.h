@@ -49,6 +49,8 @@ struct hw_port {
 	 * size; null: its packet size). 0: the device honours the data room.
 	 */
 	uint32_t rx_max_write;
+	/* Largest frame the PMD can deliver whole (af_packet: its slot); 0: no such limit. */
+	uint32_t rx_frame_max;
 	struct rte_ether_addr mac;
 };
 

@@ -155,6 +155,24 @@ def scenario():
         except V.Fail as e:
             V.log(f'  NOT OK: {e}')
             failures.append('unusable VF')
+        # af_packet ring geometry the PMD would mishandle silently (on lo, which exists).
+        for what, vf, key in (
+                ('af_packet blocksz not a multiple of framesz',
+                 'net_af_packet0,iface=lo,framesz=1552', '[relay net0] vf'),
+                ('af_packet slots too small for the MTU (frames would be cut)',
+                 'net_af_packet0,iface=lo,framesz=1552,blocksz=397312', '[relay net0] mtu')):
+            V.log(f'==> {what}')
+            path = os.path.join(tmp, 'afp.ini')
+            with open(path, 'w') as f:
+                f.write(V.config_text('vfrt-cfg', [dict(good_relay(tmp), vf=vf, vhost=sock,
+                                                        vhost_mode='server')],
+                                      **{k: v for k, v in GOOD_VFRELAY.items() if k != 'name'}))
+            try:
+                check_rejected(path, run_vfrelay(['--config', path]), key, what)
+                V.check(not os.path.exists(sock), 'no vhost-user socket left at ' + sock)
+            except V.Fail as e:
+                V.log(f'  NOT OK: {e}')
+                failures.append(what)
         if failures:
             raise V.Fail(f'{len(failures)} case(s) not refused as expected: {failures}')
 

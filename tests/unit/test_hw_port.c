@@ -233,6 +233,23 @@ test_software_port_mtu_clamped_to_device(void **state)
 }
 
 static void
+test_mtu_beyond_what_the_pmd_delivers_whole_is_refused(void **state)
+{
+	struct hw_port_params p = params(1, 1500);
+
+	(void)state;
+	/* af_packet with 1552-byte slots delivers at most 1486-byte frames */
+	port.ops = hw_ops_for_driver("net_af_packet");
+	port.rx_frame_max = 1486;
+	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), -EINVAL);
+	assert_true(strncmp(err, "mtu: ", 5) == 0);
+	assert_non_null(strstr(err, "at most 1486 bytes"));
+	assert_int_equal(configure_calls, 0);
+	p.mtu = 1472;
+	assert_int_equal(hw_port_setup(&port, &p, err, sizeof(err)), 0);
+}
+
+static void
 test_per_queue_pool_room_counts(void **state)
 {
 	struct hw_port_params p = params(2, 1500);
@@ -352,6 +369,8 @@ main(void)
 		cmocka_unit_test_setup(test_jumbo_needs_scatter_or_big_buffers, reset),
 		cmocka_unit_test_setup(test_software_port_mtu_clamped_to_device, reset),
 		cmocka_unit_test_setup(test_per_queue_pool_room_counts, reset),
+		cmocka_unit_test_setup(test_mtu_beyond_what_the_pmd_delivers_whole_is_refused,
+				       reset),
 		cmocka_unit_test_setup(test_rss_for_multiqueue, reset),
 		cmocka_unit_test_setup(test_mtu_not_settable_is_tolerated_but_refusal_is_not,
 				       reset),
