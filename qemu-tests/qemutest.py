@@ -151,6 +151,11 @@ def _kernel_package():
     res = V.run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], check_rc=False)
     m = re.search(r'Depends:\s*(linux-image-\S+-cloud-amd64)\b', res.stdout)
     if not m:
+        # A machine whose packages were all installed may never have fetched the lists.
+        V.run(['apt-get', 'update', '-q'], check_rc=False, timeout=300)
+        res = V.run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], check_rc=False)
+        m = re.search(r'Depends:\s*(linux-image-\S+-cloud-amd64)\b', res.stdout)
+    if not m:
         raise Fail('cannot resolve linux-image-cloud-amd64 with apt-cache depends '
                    f'(rc {res.returncode}: {res.stderr.strip()}); run apt-get update?')
     return m.group(1)
