@@ -319,6 +319,8 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 
+		/* Before any bind: a PMD may still hold buffers of a binding gone. */
+		qsync_ctl_reclaim(relay);
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
 			uint32_t want;

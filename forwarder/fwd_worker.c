@@ -19,11 +19,12 @@
 #include "fwd_priv.h"
 
 /*
- * RX side of a zero-copy capable queue: follow the control side's request,
- * inside a window it can wait for (see struct fwd_queue).
+ * A zero-copy capable queue pair follows the control side's request, inside
+ * a window the control side can wait for (see struct fwd_queue). TX is in
+ * the window too so the port can be stopped; dequeue never blocks.
  */
 static inline unsigned int
-fwd_queue_poll_zc_rx(struct fwd_queue *q, int vid)
+fwd_queue_poll_zc(struct fwd_queue *q, int vid)
 {
 	unsigned int n = 0;
 	uint32_t req;
@@ -34,9 +35,12 @@ fwd_queue_poll_zc_rx(struct fwd_queue *q, int vid)
 	req = atomic_load_explicit(&q->zc_req, memory_order_acquire);
 	if (req == FWD_ZC_REQ_ZERO_COPY)
 		n = qsync_rx_burst(q, vid);
-	else if (req == FWD_ZC_REQ_COPY && atomic_load_explicit(&q->rx_enabled,
-								  memory_order_relaxed))
+	else if (req == FWD_ZC_REQ_COPY &&
+		 atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
 		n = vhost_copy_rx_burst(q, vid);
+	if (req != FWD_ZC_REQ_PARK_ALL &&
+	    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
+		n += vhost_copy_tx_burst(q, vid);
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
 	return n;
 }
@@ -51,8 +55,8 @@ fwd_queue_poll(struct fwd_queue *q)
 	if (vid < 0)
 		return 0;
 	if (q->zc != NULL)
-		n += fwd_queue_poll_zc_rx(q, vid);
-	else if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+		return fwd_queue_poll_zc(q, vid);
+	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
 		n += vhost_copy_rx_burst(q, vid);
 	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
 		n += vhost_copy_tx_burst(q, vid);

@@ -37,12 +37,16 @@ static const struct hw_ops hw_ops_software = {
 	.rx_buf_align = 1,
 };
 
-/* tap fills its ring at queue setup and releases it only at the next setup. */
+/*
+ * tap fills its ring at queue setup and releases it only at the next setup;
+ * without scatter it reads into the ring's first buffer only.
+ */
 static const struct hw_ops hw_ops_tap = {
 	.name = "tap",
 	.software = true,
 	.rx_holds_buffers = true,
 	.rx_queue_stop = false,
+	.rx_setup_releases = true,
 	.rx_buf_align = 1,
 };
 

@@ -249,8 +249,9 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 
 		rxc.offloads = conf.rxmode.offloads;
 		txc.offloads = conf.txmode.offloads;
-		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc,
-					     prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool);
+		port->rxconf = rxc;
+		port->rx_pools[q] = prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool;
+		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc, port->rx_pools[q]);
 		if (ret < 0) {
 			snprintf(err, errlen, "rx_ring_size: VF '%s' RX queue %u setup failed: %s",
 				 port->name, q, rte_strerror(-ret));
@@ -264,6 +265,7 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		}
 	}
 	port->n_queues = prm->n_queues;
+	port->nb_rxd = nb_rxd;
 	port->mtu = prm->mtu;
 	port->rx_offloads = conf.rxmode.offloads;
 	port->tx_offloads = conf.txmode.offloads;
@@ -293,6 +295,38 @@ hw_port_start(struct hw_port *port, char *err, size_t errlen)
 		HW_LOG(NOTICE, "port %u: promiscuous mode refused; VF MAC filter applies\n",
 		       port->port_id);
 	rte_eth_allmulticast_enable(port->port_id);
+	return 0;
+}
+
+int
+hw_port_rx_reset(struct hw_port *port)
+{
+	uint16_t pid = port->port_id;
+	int ret;
+
+	ret = rte_eth_dev_stop(pid);
+	if (ret < 0) {
+		HW_LOG(ERR, "port %u: cannot stop: %s\n", pid, rte_strerror(-ret));
+		return ret;
+	}
+	port->started = false;
+	for (uint16_t q = 0; q < port->n_queues; q++) {
+		ret = rte_eth_rx_queue_setup(pid, q, port->nb_rxd, rte_eth_dev_socket_id(pid),
+					     &port->rxconf, port->rx_pools[q]);
+		if (ret < 0) {
+			HW_LOG(ERR, "port %u: RX queue %u setup again failed: %s\n", pid, q,
+			       rte_strerror(-ret));
+			return ret;
+		}
+	}
+	ret = rte_eth_dev_start(pid);
+	if (ret < 0) {
+		HW_LOG(ERR, "port %u: cannot start again: %s\n", pid, rte_strerror(-ret));
+		return ret;
+	}
+	port->started = true;
+	rte_eth_promiscuous_enable(pid);
+	rte_eth_allmulticast_enable(pid);
 	return 0;
 }
 

@@ -50,24 +50,33 @@ enum {
 /* Message layout: request, flags, size (u32 each), then the payload. */
 #define QSYNC_MSG_PAYLOAD_OFF 12
 
-/* Keep the worker off the RX side; returns once it is outside any RX burst. */
+/*
+ * Keep the worker off the RX side (PARK) or the whole queue pair (PARK_ALL);
+ * returns once it is outside any burst of the queue.
+ */
 static void
-qsync_park(struct fwd_queue *fq)
+qsync_park_req(struct fwd_queue *fq, enum fwd_zc_req req)
 {
 	uint64_t warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
 
-	atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK, memory_order_seq_cst);
+	atomic_store_explicit(&fq->zc_req, req, memory_order_seq_cst);
 	/* The worker's side of the handshake has only a compiler barrier: fence it from here. */
 	fwd_heavy_barrier();
 	while (atomic_load_explicit(&fq->zc_busy, memory_order_seq_cst) != 0) {
 		rte_pause();
 		if (rte_get_timer_cycles() > warn_at) {
 			/* Cannot happen for a zero-copy burst; say so loudly if it does. */
-			QSYNC_LOG(WARNING, "%s q%u: worker still inside an RX burst after 1 s",
+			QSYNC_LOG(WARNING, "%s q%u: worker still inside a burst after 1 s",
 				  fq->relay->cfg->name, fq->qid);
 			warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
 		}
 	}
+}
+
+static void
+qsync_park(struct fwd_queue *fq)
+{
+	qsync_park_req(fq, FWD_ZC_REQ_PARK);
 }
 
 /*
@@ -90,7 +99,9 @@ qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 		atomic_store_explicit(&fq->zc_reason, reason, memory_order_relaxed);
 	}
 	atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_COPY, memory_order_relaxed);
-	atomic_store_explicit(&fq->zc_req, on ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY,
+	/* A PMD still holding a shell must not be polled before qsync_ctl_reclaim(). */
+	atomic_store_explicit(&fq->zc_req,
+			      on || fq->zc->needs_reclaim ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY,
 			      memory_order_seq_cst);
 }
 
@@ -290,6 +301,12 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
 		return 0;
 	}
+	if (qq->needs_reclaim) {
+		/* The control loop reclaims the PMD's buffers first, then binds. */
+		pthread_mutex_unlock(&r->zc_lock);
+		qsync_fall_back(fq, QSYNC_FB_NONE);
+		return -EAGAIN;
+	}
 	ret = qsync_bind_locked(fq, vid, features, &why);
 	if (ret == 0) {
 		atomic_store_explicit(&fq->zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
@@ -305,28 +322,32 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 	return ret == 0 ? 0 : -EPERM;
 }
 
+/*
+ * Take a bound queue off zero copy (queue parked by the caller): stop DMA,
+ * get the shells back, hand held descriptors back, unmap. Publishes nothing
+ * to the worker; the caller decides where the queue goes next.
+ */
 static void
-qsync_quiesce_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked)
+qsync_unbind_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked)
 {
 	struct qsync_queue *qq = fq->zc;
 	const struct hw_port *port = &fq->relay->port;
 	struct qsync_hand_back hb;
 	bool stopped = false;
 
-	if (qq->vr == NULL) {
-		if (reason != QSYNC_FB_NONE)
-			qsync_fall_back(fq, reason);
-		return;
-	}
-	qsync_park(fq);
-
 	/* Stop DMA and get back every shell the PMD holds; they keep their slots held. */
 	qq->quiescing = true;
-	if (port->ops->rx_holds_buffers)
+	if (port->ops->rx_holds_buffers && port->ops->rx_queue_stop)
 		stopped = rte_eth_dev_rx_queue_stop(port->port_id, fq->qid) == 0;
-	if (qq->n_free != qq->n_shells)
-		QSYNC_LOG(CRIT, "%s q%u: %u shells still held by the VF after stop",
-			  fq->relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
+	if (qq->n_free != qq->n_shells) {
+		if (port->ops->rx_setup_releases)
+			/* Software (tap): it writes only inside a burst, and the worker is
+			 * parked; its shells come back when its RX queue is set up again. */
+			qq->needs_reclaim = true;
+		else
+			QSYNC_LOG(CRIT, "%s q%u: %u shells still held by the VF after stop",
+				  fq->relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
+	}
 
 	/* Nothing the VF wrote is pending: give the guest every buffer we still hold. */
 	qsync_vring_hand_back(qq->vr, &hb);
@@ -349,7 +370,79 @@ qsync_quiesce_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool lock
 		  fq->relay->cfg->name, fq->qid,
 		  reason == QSYNC_FB_NONE ? "guest ring change" : qsync_fallback_name(reason),
 		  hb.rewound, hb.zeroed);
+}
+
+static void
+qsync_quiesce_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked)
+{
+	if (fq->zc->vr == NULL) {
+		if (reason != QSYNC_FB_NONE)
+			qsync_fall_back(fq, reason);
+		return;
+	}
+	qsync_park(fq);
+	qsync_unbind_locked(fq, reason, locked);
 	qsync_fall_back(fq, reason);
+}
+
+bool
+qsync_ctl_reclaim(struct fwd_relay *relay)
+{
+	uint32_t saved[FWD_MAX_QUEUES];
+	bool any = false;
+	int ret;
+
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		any |= relay->queues[i].zc != NULL && relay->queues[i].zc->needs_reclaim;
+	if (!any)
+		return false;
+
+	/* Every queue pair of the port idle, before our lock (see qsync_ctl_bind). */
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		saved[i] = atomic_load_explicit(&relay->queues[i].zc_req, memory_order_relaxed);
+		qsync_park_req(&relay->queues[i], FWD_ZC_REQ_PARK_ALL);
+	}
+	pthread_mutex_lock(&relay->zc_lock);
+	/* Setting an RX queue up again takes fresh buffers: none may come from a guest. */
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		struct fwd_queue *fq = &relay->queues[i];
+
+		if (fq->zc->vr != NULL) {
+			qsync_unbind_locked(fq, QSYNC_FB_NONE, false);
+			saved[i] = FWD_ZC_REQ_COPY;
+			atomic_store_explicit(&fq->zc_rebind, true, memory_order_release);
+		}
+	}
+	ret = hw_port_rx_reset(&relay->port);
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		struct fwd_queue *fq = &relay->queues[i];
+		struct qsync_queue *qq = fq->zc;
+
+		if (ret != 0) {
+			/* Polling the PMD could write into guest memory we gave back. */
+			QSYNC_LOG(CRIT, "%s q%u: VF buffers not reclaimed: RX stays stopped",
+				  relay->cfg->name, fq->qid);
+			atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK, memory_order_seq_cst);
+			continue;
+		}
+		if (qq->needs_reclaim) {
+			qq->needs_reclaim = false;
+			saved[i] = FWD_ZC_REQ_COPY;
+			atomic_store_explicit(&fq->zc_rebind, true, memory_order_release);
+		}
+		if (qq->n_free != qq->n_shells)
+			QSYNC_LOG(CRIT, "%s q%u: %u shells still held after RX queue setup",
+				  relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
+		if (saved[i] == FWD_ZC_REQ_COPY)
+			qsync_fall_back(fq, QSYNC_FB_NONE);
+		else
+			atomic_store_explicit(&fq->zc_req, saved[i], memory_order_seq_cst);
+	}
+	pthread_mutex_unlock(&relay->zc_lock);
+	if (ret == 0)
+		QSYNC_LOG(INFO, "%s: VF RX queues set up again to release guest buffers",
+			  relay->cfg->name);
+	return true;
 }
 
 void

@@ -62,7 +62,8 @@ qsync_check_features(const struct fwd_queue *fq, uint64_t features)
 		return QSYNC_FB_iommu_platform;
 	if (features & (1ULL << VHOST_F_LOG_ALL))
 		return QSYNC_FB_live_migration;
-	if (r->port.ops->rx_holds_buffers && !r->port.ops->rx_queue_stop)
+	if (r->port.ops->rx_holds_buffers && !r->port.ops->rx_queue_stop &&
+	    !r->port.ops->rx_setup_releases)
 		return QSYNC_FB_vf_holds_buffers;
 	if (qq != NULL && frame > qq->buf_size)
 		return QSYNC_FB_mtu_exceeds_buf;

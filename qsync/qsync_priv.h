@@ -50,6 +50,7 @@ struct qsync_queue {
 	bool populated;		     /* shells initialised: enqueue may read them */
 	bool quiescing;		     /* shells coming back keep their slot held */
 	bool pmd_holds_buffers;	     /* the PMD keeps a ring of our buffers between bursts */
+	bool needs_reclaim;	     /* the PMD still holds a shell of a binding gone */
 
 	/* Shell free list (LIFO: the most recently used shell is warm in cache). */
 	struct rte_mbuf **free_shells;

@@ -28,6 +28,8 @@ struct hw_ops {
 	bool software;             /**< no DMA: memory needs no mapping */
 	bool rx_holds_buffers;     /**< keeps RX buffers in its ring between bursts */
 	bool rx_queue_stop;        /**< can stop (and release the buffers of) one RX queue */
+	/** else releases them when its RX queue is set up again (port stopped) */
+	bool rx_setup_releases;
 	uint16_t rx_buf_align;     /**< NIC RX buffer size granularity in bytes */
 };
 
@@ -52,6 +54,10 @@ struct hw_port {
 	/* Largest frame the PMD can deliver whole (af_packet: its slot); 0: no such limit. */
 	uint32_t rx_frame_max;
 	struct rte_ether_addr mac;
+	/* What the RX queues were set up with, to set them up again (hw_port_rx_reset). */
+	uint16_t nb_rxd;
+	struct rte_eth_rxconf rxconf;
+	struct rte_mempool *rx_pools[FWD_MAX_QUEUES];
 };
 
 struct hw_port_params {
@@ -80,6 +86,13 @@ int hw_port_setup(struct hw_port *port, const struct hw_port_params *params, cha
 
 /** Start the port. @return 0 or -errno with a reason in @p err. */
 int hw_port_start(struct hw_port *port, char *err, size_t errlen);
+
+/**
+ * Stop the port, set every RX queue up again with its pool (the PMD releases
+ * the buffers it held and takes fresh ones), start it again. Every queue of
+ * the port must be idle. @return 0 or -errno (logged).
+ */
+int hw_port_rx_reset(struct hw_port *port);
 
 /** Stop, close and (when we probed it) detach the port. Idempotent. */
 void hw_port_close(struct hw_port *port);

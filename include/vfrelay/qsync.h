@@ -45,7 +45,7 @@ struct rte_mempool;
 	X(guest_buf_small)  /* guest posted buffers shorter than header + VF buffer */             \
 	X(mtu_exceeds_buf)  /* a full-MTU frame does not fit one VF buffer */                      \
 	X(vf_no_dma)        /* the VF cannot be given guest memory for DMA */                      \
-	X(vf_holds_buffers) /* the PMD keeps RX buffers and cannot stop one queue */               \
+	X(vf_holds_buffers) /* the PMD keeps RX buffers and cannot give them back */               \
 	X(bad_ring)         /* the guest broke the ring protocol */                                \
 	X(bind_failed)      /* memory table or ring unusable */
 
@@ -65,6 +65,7 @@ enum fwd_zc_req {
 	FWD_ZC_REQ_COPY = 0,   /**< copy path (librte_vhost owns the RX vring) */
 	FWD_ZC_REQ_ZERO_COPY,  /**< qsync_rx_burst (we own the RX vring) */
 	FWD_ZC_REQ_PARK,       /**< do not touch the RX side at all */
+	FWD_ZC_REQ_PARK_ALL,   /**< do not touch the queue pair at all (port stop) */
 };
 
 /**
@@ -122,6 +123,15 @@ void qsync_ctl_quiesce(struct fwd_queue *fq, enum qsync_fallback reason, bool lo
 
 /** Quiesce every zero-copy queue of @p relay (see qsync_ctl_quiesce()). */
 void qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason, bool locked);
+
+/**
+ * A PMD that keeps RX buffers and cannot stop one queue (tap) still holds a
+ * shell after a quiesce: @p relay's port must be stopped and its RX queues set
+ * up again (which releases them) before those queues are polled again.
+ * Control thread only; parks every queue pair of the relay meanwhile.
+ * @return true if the relay needed it
+ */
+bool qsync_ctl_reclaim(struct fwd_relay *relay);
 
 /** Register the pre/post message hooks for a new vhost-user connection of @p relay. */
 int qsync_ctl_connection(struct fwd_relay *relay, int vid);

@@ -8,16 +8,13 @@ says why, and the traffic it does carry is intact:
      net_af_packet memcpys up to framesz - 32 = 2016 bytes unchecked): auto ->
      zc_state "guest_buf_small", counted, frames of every size still cross
      byte-exact through the copy path (mergeable buffers for the large ones).
-  b  net_tap VF (holds its whole RX ring and cannot stop one queue): auto ->
-     zc_state "vf_holds_buffers", counted, traffic through the copy path.
+  (net_tap, which holds RX buffers, runs zero copy: test_zc_tap.py.)
   c  zero_copy = on with the small-buffer guest: the queue's RX side is parked,
      the guest receives nothing (not one frame copied), the counter says why;
      switching the relay to auto at run time lets traffic through (copy).
   d  zero_copy = on with a guest whose buffers fit: zero copy, traffic intact.
 """
 
-import os
-import socket
 import time
 
 import vfrtest as V
@@ -57,47 +54,6 @@ def case_small_buffers():
         # The reason is counted once per fallback, not once per retry.
         V.check(st['q0']['rx_zc_fallback_guest_buf_small'] == 0,
                 'no new guest_buf_small fallback counted while it stays the reason')
-        Z.check_relay_log_clean(env.relay_proc)
-
-
-class RootPort(V.NsPort):
-    """A raw socket on an interface of the root namespace (the tap vfrelay creates)."""
-
-    def __init__(self, ifname):
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(V.ETH_P_ALL))
-        self.sock.bind((ifname, 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_RCVBUFFORCE, 16 << 20)
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_SNDBUFFORCE, 16 << 20)
-        self.mac = self.sock.getsockname()[4]
-        self.ifname = ifname
-
-
-def case_tap():
-    V.log('### b: net_tap VF (holds its RX buffers), zero_copy = auto')
-    tap = 'vfrt-zctap'
-    with V.Env('zcfb', net=False) as env:
-        env.bring_up(guest_kw={'fwd': 'macswap'},
-                     vf=f'net_tap0,iface={tap}', zero_copy='auto')
-        V.wait_until(lambda: os.path.exists(f'/sys/class/net/{tap}'), 10, f'{tap} to exist')
-        # Only the test's frames on this wire: no IPv6 chatter from the kernel.
-        with open(f'/proc/sys/net/ipv6/conf/{tap}/disable_ipv6', 'w') as f:
-            f.write('1')
-        st = Z.wait_mode(env, 'copy', state='vf_holds_buffers')
-        V.check(st['rx_zc_fallback_vf_holds_buffers'] >= 1,
-                f'rx_zc_fallback_vf_holds_buffers >= 1 '
-                f'({st["rx_zc_fallback_vf_holds_buffers"]})')
-        port = RootPort(tap)
-        env.ports.append(port)
-        time.sleep(0.5)
-        env.warm_up(port)
-        frames = frames_for(port)
-        total = V.check_roundtrip(port, frames, what='UDP frames through tap and the copy path')
-        st = env.wait_stats({'rx_packets': N, 'tx_packets': N, 'rx_bytes': total,
-                             'rx_copy_bytes': total, 'rx_zc_packets': 0,
-                             'rx_drop_no_guest_buf': 0})
-        V.check_eq(st['q0']['mode'], 'copy', 'q0.mode')
-        V.check_eq(st['q0']['zc_state'], 'vf_holds_buffers', 'q0.zc_state')
-        V.check_eq(Z.qstats(env)['zc_shells_held'], 0, 'zc_shells_held (tap holds host mbufs)')
         Z.check_relay_log_clean(env.relay_proc)
 
 
@@ -159,7 +115,6 @@ def case_on_ok():
 
 def scenario():
     case_small_buffers()
-    case_tap()
     case_on_refused()
     case_on_ok()
 

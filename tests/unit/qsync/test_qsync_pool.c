@@ -275,8 +275,12 @@ test_features_decide_fallback(void **state)
 	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_mtu_exceeds_buf);
 	rcfg.mtu = 1500;
 
-	/* a PMD that holds buffers and cannot stop one queue (tap) */
+	/* tap holds its RX ring but releases it when the queue is set up again */
 	relay.port.ops = hw_ops_for_driver("net_tap");
+	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_NONE);
+	/* a PMD that holds buffers and can neither stop one queue nor release them */
+	static const struct hw_ops stuck = {.name = "stuck", .rx_holds_buffers = true};
+	relay.port.ops = &stuck;
 	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_vf_holds_buffers);
 	relay.port.ops = hw_ops_for_driver("net_af_packet");
 	assert_string_equal(qsync_fallback_name(QSYNC_FB_guest_buf_small), "guest_buf_small");
