@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
 #include "fwd_priv.h"
@@ -48,6 +49,7 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		const struct fwd_relay *r = &inst->relays[i];
 		struct rte_tel_data *rd = rte_tel_data_alloc();
 		int vid = atomic_load_explicit(&r->vid, memory_order_acquire);
+		struct rte_eth_stats es;
 		char feat[24];
 
 		if (rd == NULL)
@@ -74,6 +76,18 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(
 			rd, "disconnects",
 			atomic_load_explicit(&r->disconnects, memory_order_relaxed));
+		/*
+		 * The VF's own view: frames vfrelay left in the NIC because the guest
+		 * had no room (or its ring was down) are dropped and counted there.
+		 */
+		if (rte_eth_stats_get(r->port.port_id, &es) == 0) {
+			rte_tel_data_add_dict_u64(rd, "vf_ipackets", es.ipackets);
+			rte_tel_data_add_dict_u64(rd, "vf_imissed", es.imissed);
+			rte_tel_data_add_dict_u64(rd, "vf_ierrors", es.ierrors);
+			rte_tel_data_add_dict_u64(rd, "vf_rx_nombuf", es.rx_nombuf);
+			rte_tel_data_add_dict_u64(rd, "vf_opackets", es.opackets);
+			rte_tel_data_add_dict_u64(rd, "vf_oerrors", es.oerrors);
+		}
 		if (rte_tel_data_add_dict_container(d, r->cfg->name, rd, 0) != 0)
 			rte_tel_data_free(rd);
 	}
