@@ -165,8 +165,6 @@ qsync_rx_burst(struct fwd_queue *fq, int vid)
 	uint16_t n;
 	uint64_t bytes = 0;
 	uint32_t zc = 0;
-	uint32_t copied = 0;
-	uint32_t csum_good = 0;
 	bool notify;
 
 	/*
@@ -188,20 +186,12 @@ qsync_rx_burst(struct fwd_queue *fq, int vid)
 	}
 	n = rte_eth_rx_burst(fq->port_id, fq->qid, pkts, want);
 
-	/*
-	 * The header goes into a guest cache line the VF may not have touched
-	 * (DMA-free NICs, DDIO misses): start fetching every one for write now,
-	 * so the stores below and the fence of the flush do not wait on them.
-	 */
-	for (uint16_t i = 0; i < n; i++)
-		if (likely(pkts[i]->pool == qq->pool))
-			rte_prefetch0_write((void *)(uintptr_t)qsync_shell_of(pkts[i])->hva);
-
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t len = rte_pktmbuf_pkt_len(m);
-		uint32_t got;
 
+		if (i + 1 < n)
+			rte_prefetch0(qsync_shell_of(pkts[i + 1]));
 		if (likely(m->pool == qq->pool && m->nb_segs == 1 &&
 			   m->data_off == RTE_PKTMBUF_HEADROOM)) {
 			struct qsync_shell *sh = qsync_shell_of(m);
@@ -217,22 +207,22 @@ qsync_rx_burst(struct fwd_queue *fq, int vid)
 			}
 			qsync_net_hdr_write((void *)(uintptr_t)sh->hva, qq->hdr_len, csum_ok);
 			qsync_vring_complete(vr, sh->slot, qq->hdr_len + len);
-			/* Delivered: straight back to the free list, no mempool round trip. */
-			qsync_shell_recycle(qq, m);
-			csum_good += csum_ok;
+			sh->bound = 0;
+			fq->stats.rx_csum_good += csum_ok;
 			zc++;
 			bytes += len;
-			continue;
+		} else {
+			uint32_t copied = qsync_rx_fixup(qq, m);
+
+			if (copied == 0) {
+				qsync_rx_release(qq, m);
+				continue;
+			}
+			bytes += copied;
 		}
-		got = qsync_rx_fixup(qq, m);
 		qsync_rx_release(qq, m);
-		if (got != 0) {
-			bytes += got;
-			copied++;
-		}
+		fq->stats.rx_packets++;
 	}
-	fq->stats.rx_packets += zc + copied;
-	fq->stats.rx_csum_good += csum_good;
 	fq->stats.rx_zc_packets += zc;
 	fq->stats.rx_bytes += bytes;
 

@@ -39,9 +39,6 @@ struct rte_rcu_qsbr;
 struct rte_ring;
 struct fwd_relay;
 
-/** Loop iterations an empty guest TX ring is skipped at most (back-off ceiling). */
-#define FWD_TX_IDLE_SKIP_MAX 8
-
 /** Upper bound of the configurable burst; sizes on-stack arrays. */
 #define FWD_BURST_MAX 64
 
@@ -89,10 +86,6 @@ struct fwd_queue {
 	_Atomic uint32_t zc_reason;   /**< enum qsync_fallback now in force; telemetry: ro */
 	/* Written under relay->zc_lock, telemetry: ro. */
 	uint64_t zc_fallbacks[QSYNC_FB_N];
-
-	/* Worker only: guest TX polling back-off while it is empty. */
-	uint8_t tx_idle_skip;
-	uint8_t tx_idle_backoff;
 
 	/* Worker: rw, telemetry: ro. */
 	struct fwd_queue_stats stats __rte_cache_aligned;
