@@ -10,7 +10,6 @@ not. The guest (testpmd asking for UDP/TCP RX checksum offload, so it negotiates
 receives them all."""
 
 import os
-import socket
 import struct
 import time
 
@@ -18,7 +17,6 @@ import vfrtest as V
 
 N_GOOD = 200
 N_BAD = 50
-ETH_P_ALL = 0x0003
 
 
 def udp_csum(frame):
@@ -50,8 +48,8 @@ def scenario():
         with open(f'/proc/sys/net/ipv6/conf/{tap}/disable_ipv6', 'w') as f:
             f.write('1')  # no neighbour discovery frames in the counts
 
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        sock.bind((tap, 0))
+        port = V.RootPort(tap)
+        sock = port.sock
         try:
             time.sleep(0.5)
             base = env.stats()['total']

@@ -30,19 +30,6 @@ VF_KIND = sys.argv[2] if len(sys.argv) > 2 else 'af_packet'
 TAP = 'vfrt-zcck0'
 
 
-class RootPort(V.NsPort):
-    """A raw socket on the tap interface vfrelay creates in the root namespace."""
-
-    def __init__(self, ifname):
-        import socket
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(V.ETH_P_ALL))
-        self.sock.bind((ifname, 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_RCVBUFFORCE, 16 << 20)
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_SNDBUFFORCE, 16 << 20)
-        self.mac = self.sock.getsockname()[4]
-        self.ifname = ifname
-
-
 def settled(env):
     return env._settled_stats('net0')['q0']
 
@@ -98,7 +85,7 @@ def scenario():
         if tap:
             with open(f'/proc/sys/net/ipv6/conf/{TAP}/disable_ipv6', 'w') as f:
                 f.write('1')
-            port = RootPort(TAP)
+            port = V.RootPort(TAP)
             env.ports.append(port)
         else:
             port = env.port()

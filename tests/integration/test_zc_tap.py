@@ -17,7 +17,6 @@ polling them, so tap never writes into a buffer the guest took back.
 """
 
 import os
-import socket
 import time
 
 import vfrtest as V
@@ -25,23 +24,6 @@ import zctest as Z
 
 N = 600
 TAP = 'vfrt-zctp0'
-
-
-class RootPort(V.NsPort):
-    """A raw socket on the tap interface vfrelay creates in the root namespace."""
-
-    def __init__(self, ifname):
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(V.ETH_P_ALL))
-        self.sock.bind((ifname, 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_RCVBUFFORCE, 16 << 20)
-        self.sock.setsockopt(socket.SOL_SOCKET, V.SO_SNDBUFFORCE, 16 << 20)
-        self.mac = self.sock.getsockname()[4]
-        self.ifname = ifname
-
-
-def frames_for(port, first_seq=0):
-    return [V.udp_frame(port.mac, Z.GUEST_MAC, i, size)
-            for i, size in enumerate(V.mixed_sizes(N), start=first_seq)]
 
 
 def zero_copy_round(env, port, what):
@@ -65,7 +47,7 @@ def scenario():
         V.wait_until(lambda: os.path.exists(f'/sys/class/net/{TAP}'), 10, f'{TAP} to exist')
         with open(f'/proc/sys/net/ipv6/conf/{TAP}/disable_ipv6', 'w') as f:
             f.write('1')  # only the test's frames on this wire
-        port = RootPort(TAP)
+        port = V.RootPort(TAP)
         env.ports.append(port)
         time.sleep(0.3)
 

@@ -297,6 +297,18 @@ class NsPort:
         return got, problems, foreign
 
 
+class RootPort(NsPort):
+    """A raw AF_PACKET socket on an interface of the root namespace (a tap vfrelay creates)."""
+
+    def __init__(self, ifname):  # pylint: disable=super-init-not-called
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.bind((ifname, 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 16 << 20)
+        self.mac = self.sock.getsockname()[4]
+        self.ifname = ifname
+
+
 def describe_diff(want, got):
     if len(want) != len(got):
         return f'length {len(got)}, expected {len(want)}'
