@@ -19,7 +19,7 @@ this file adds the guest:
   vhost-user socket as server, the console on ttyS0 (a file) and a command
   agent on ttyS1 (a unix socket): the host sends shell lines, the guest runs
   them and streams the output back followed by `@@END <id> <rc>`;
-- QMP for live migration.
+- QMP for live migration and machine resets.
 
 Environment (besides vfrtest's):
     VFRQ_GUEST_BIN   the static guest test program (meson sets it)
@@ -414,6 +414,24 @@ class Guest:
 
     def qmp(self):
         return Qmp(self.qmp_path)
+
+    def reset(self, timeout=60):
+        """Reset the machine (QMP system_reset) and wait for the agent of the new boot:
+        the same kernel and initramfs boot again, the virtio device is reset on the way
+        (the backend sees the rings stop and the device go, then a new one). -no-reboot
+        turns every reset request into a shutdown, and SeaBIOS resets the machine again
+        itself when it finds a warm boot: the reboot action is `reset` (QMP set-action)
+        until the agent is back, `shutdown` again afterwards."""
+        q = self.qmp()
+        try:
+            q.cmd('set-action', reboot='reset')
+            self.agent.buf = b''  # nothing of the old boot is awaited any more
+            self.t_start = time.monotonic()
+            q.cmd('system_reset')
+            self.wait_ready(timeout)
+            q.cmd('set-action', reboot='shutdown')
+        finally:
+            q.close()
 
     def alive(self):
         return self.proc is not None and self.proc.alive()
