@@ -277,7 +277,8 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 		return -EAGAIN;
 	why = qsync_check_features(fq, features);
 	if (why != QSYNC_FB_NONE) {
-		qsync_fall_back(fq, why);
+		/* Unbinds first if the queue still runs zero copy, else just falls back. */
+		qsync_ctl_quiesce(fq, why, false);
 		return -EPERM;
 	}
 
@@ -288,6 +289,12 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 	 */
 	qsync_park(fq);
 	pthread_mutex_lock(&r->zc_lock);
+	if (qq->vr != NULL) {
+		/* Still bound (a quiesce would have unbound it): resume where it was. */
+		pthread_mutex_unlock(&r->zc_lock);
+		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
+		return 0;
+	}
 	if (atomic_load_explicit(&r->msg_pending, memory_order_acquire) !=
 		    atomic_load_explicit(&r->msg_done, memory_order_acquire) ||
 	    atomic_load_explicit(&fq->vid, memory_order_acquire) != vid) {
@@ -295,11 +302,6 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 		pthread_mutex_unlock(&r->zc_lock);
 		qsync_fall_back(fq, QSYNC_FB_NONE);
 		return -EAGAIN;
-	}
-	if (qq->vr != NULL) {
-		pthread_mutex_unlock(&r->zc_lock);
-		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
-		return 0;
 	}
 	if (qq->needs_reclaim) {
 		/* The control loop reclaims the PMD's buffers first, then binds. */
