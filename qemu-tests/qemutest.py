@@ -335,8 +335,10 @@ class Guest:
     """One QEMU process. Its files live in env.tmp/<name>.*"""
 
     def __init__(self, env, name, queues=1, mq=False, smp=1, vhost_sock=None, incoming=None,
-                 accel_override=None, nic=True):
+                 accel_override=None, nic=True, slots=0, maxmem=None):
         self.env, self.name, self.queues, self.mq, self.smp = env, name, queues, mq, smp
+        # Memory hotplug (opt in): @slots DIMM slots, up to @maxmem (QEMU syntax, '1G').
+        self.slots, self.maxmem = slots, maxmem
         self.vhost_sock = vhost_sock or env.sock
         self.incoming = incoming
         self.nic = nic
@@ -352,9 +354,12 @@ class Guest:
 
     def cmdline(self, kernel, timeout_s):
         acc = self.accel or accel(self.env)
+        mem = '512'
+        if self.slots:
+            mem += f',slots={self.slots},maxmem={self.maxmem or "1G"}'
         cmd = ['timeout', '-s', 'KILL', str(timeout_s), QEMU, '-accel', acc,
                '-nodefaults', '-no-reboot', '-display', 'none', '-vga', 'none',
-               '-m', '512', '-smp', str(self.smp),
+               '-m', mem, '-smp', str(self.smp),
                '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
                '-numa', 'node,memdev=mem',
                '-kernel', kernel, '-initrd', self.initrd,
@@ -414,6 +419,18 @@ class Guest:
 
     def qmp(self):
         return Qmp(self.qmp_path)
+
+    def add_dimm(self, dimm_id, size_mib=128):
+        """Hot-add a DIMM over QMP (needs slots): a shared memfd backend, then a
+        pc-dimm on it. QEMU sends the backend a new SET_MEM_TABLE with the rings running
+        before device_add returns; the guest gets an ACPI memory hotplug event."""
+        q = self.qmp()
+        try:
+            q.cmd('object-add', **{'qom-type': 'memory-backend-memfd', 'id': f'{dimm_id}-mem',
+                                   'size': size_mib << 20, 'share': True})
+            q.cmd('device_add', driver='pc-dimm', id=dimm_id, memdev=f'{dimm_id}-mem')
+        finally:
+            q.close()
 
     def reset(self, timeout=60):
         """Reset the machine (QMP system_reset) and wait for the agent of the new boot:
