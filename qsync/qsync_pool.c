@@ -29,8 +29,9 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <vfrelay/log.h>
+
 #include "qsync_inline.h"
-#include "qsync_log.h"
 #include "qsync_priv.h"
 
 #define QSYNC_POOL_OPS_NAME "vfrelay_qsync"
@@ -210,7 +211,7 @@ qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing, uint16_t b
 					    sizeof(struct rte_mbuf) + sizeof(struct qsync_shell), 0,
 					    sizeof(priv), rte_socket_id(), 0);
 	if (qq->pool == NULL) {
-		QSYNC_LOG(ERR, "%s: cannot create shell pool: %s", name, rte_strerror(rte_errno));
+		VFR_LOG(ERR, "%s: cannot create shell pool: %s", name, rte_strerror(rte_errno));
 		goto fail;
 	}
 	ret = rte_mempool_set_ops_byname(qq->pool, QSYNC_POOL_OPS_NAME, qq);
@@ -221,7 +222,7 @@ qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing, uint16_t b
 		ret = ret < 0 ? ret : 0;
 	}
 	if (ret < 0) {
-		QSYNC_LOG(ERR, "%s: cannot populate shell pool: %s", name, rte_strerror(-ret));
+		VFR_LOG(ERR, "%s: cannot populate shell pool: %s", name, rte_strerror(-ret));
 		goto fail;
 	}
 	rte_mempool_obj_iter(qq->pool, qsync_pool_init_shell, NULL);
