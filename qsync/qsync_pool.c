@@ -119,15 +119,16 @@ qsync_pool_dequeue(struct rte_mempool *mp, void **obj_table, unsigned int n)
 		const struct qsync_buf *b = &qq->stash[i];
 		struct rte_mbuf *m = qq->free_shells[--qq->n_free];
 		struct qsync_shell *sh = qsync_shell_of(m);
+		/* Fits 16 bits: the pop caps a buffer at QSYNC_DESC_LEN_MAX (>= hdr). */
 		uint32_t room = b->len - hdr + RTE_PKTMBUF_HEADROOM;
 
+		RTE_BUILD_BUG_ON(QSYNC_DESC_LEN_MAX + RTE_PKTMBUF_HEADROOM > UINT16_MAX);
 		m->buf_addr = (void *)(uintptr_t)(b->hva + hdr - RTE_PKTMBUF_HEADROOM);
 		m->buf_iova = b->iova + hdr - RTE_PKTMBUF_HEADROOM;
-		/* buf_len is 16 bits: a larger guest buffer is simply used in part. */
-		m->buf_len = (uint16_t)RTE_MIN(room, (uint32_t)UINT16_MAX);
+		m->buf_len = (uint16_t)room;
 		m->data_off = RTE_PKTMBUF_HEADROOM;
 		sh->hva = b->hva;
-		sh->len = RTE_MIN(b->len, (uint32_t)m->buf_len - RTE_PKTMBUF_HEADROOM + hdr);
+		sh->len = b->len;
 		sh->slot = b->slot;
 		sh->gen = qq->gen;
 		sh->bound = 1;
