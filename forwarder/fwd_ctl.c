@@ -306,8 +306,6 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 
-		/* Before any bind: a PMD may still hold buffers of a binding gone. */
-		qsync_ctl_reclaim(relay);
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
 			uint32_t want;
@@ -391,6 +389,7 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 
 		/* Closing the port returns its buffers: the pools must outlive it. */
 		hw_port_close(&r->port);
+		qsync_ctl_release(r);
 		for (uint16_t q = 0; q < r->n_queues; q++) {
 			qsync_queue_free(r->queues[q].zc);
 			r->queues[q].zc = NULL;
