@@ -72,12 +72,15 @@ int cli_lcores_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_top_run(struct cli_ctx *ctx, int argc, char **argv);
 void cli_zero_copy_check(const struct cli_ctx *ctx, int argc, char **argv);
 int cli_zero_copy_run(struct cli_ctx *ctx, int argc, char **argv);
+void cli_log_level_check(const struct cli_ctx *ctx, int argc, char **argv);
+int cli_log_level_run(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Telemetry commands the daemon serves (contract: docs/vfrelayctl.md). */
 #define CLI_CMD_RELAYS "/vfrelay/relays"
 #define CLI_CMD_STATS "/vfrelay/stats"
 #define CLI_CMD_LCORES "/vfrelay/lcores"
 #define CLI_CMD_ZERO_COPY "/vfrelay/zero_copy"
+#define CLI_CMD_LOG_LEVEL "/vfrelay/log_level"
 
 /* Errors and memory (cli_util.c). Out of memory ends the program: there is no retry. */
 void cli_usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -60,6 +60,15 @@ static const struct cli_command cli_commands[] = {
 		.check = cli_zero_copy_check,
 		.run = cli_zero_copy_run,
 	},
+	{
+		.name = "log-level",
+		.args = "[PATTERN LEVEL]",
+		.help = "show log levels, or set them by logtype PATTERN",
+		.max_args = 2,
+		.flags = CLI_CMD_CONNECT,
+		.check = cli_log_level_check,
+		.run = cli_log_level_run,
+	},
 };
 
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

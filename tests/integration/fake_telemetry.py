@@ -8,13 +8,15 @@ It speaks the wire protocol of DPDK 22.11 lib/telemetry/telemetry.c so vfrelayct
 without DPDK, hugepages or a daemon: SOCK_SEQPACKET, one JSON hello per connection, then one
 reply {"<command without params>": data} per command, and null for anything unknown.
 
-Usage: fake_telemetry.py SOCKET [--ticking] [--exit-after N]
+Usage: fake_telemetry.py SOCKET [--ticking] [--exit-after N] [--old]
   --ticking       counters grow with time (1000 rx pps, 12 Mbps, ...) so rates are known
   --exit-after N  close the socket and every connection after N commands (daemon exit)
+  --old           a vfrelay daemon from before /vfrelay/log_level
 Prints "ready" on stdout once it listens.
 """
 
 import copy
+import fnmatch
 import json
 import os
 import signal
@@ -51,6 +53,12 @@ LCORES = {
     "2": {"busy_cycles": 0, "idle_cycles": 1000, "packets": 0, "iterations": 20,
           "sleeps": 20, "queues": 1},
 }
+
+# What rte_log would list (name: level); /vfrelay/log_level,PATTERN,LEVEL changes it.
+LOG_LEVELS = {"global": "debug", "lib.eal": "info", "lib.telemetry": "info",
+              "vfrelay.fwd": "info", "vfrelay.vhost": "info", "vfrelay.qsync": "info",
+              "vfrelay.hw": "notice"}
+LEVEL_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
 
 # Per-second growth of each ticking counter; the test derives the expected rates from these.
 RATES = {"rx_packets": 1000, "rx_bytes": 1500000, "tx_packets": 500, "tx_bytes": 500000,
@@ -92,7 +100,21 @@ def ticking_lcores(t0):
     return out
 
 
-def reply(line, ticking, t0):
+def log_level(param, levels):
+    """/vfrelay/log_level: the levels; ,PATTERN,LEVEL sets every logtype matching the glob."""
+    if not param:
+        return dict(levels)
+    pattern, _, level = param.partition(",")
+    matched = [name for name in levels if fnmatch.fnmatchcase(name, pattern)]
+    # Refusals come back as null, like every failed callback; here: nothing matched.
+    if not pattern or level not in LEVEL_NAMES or not matched:
+        return None
+    for name in matched:
+        levels[name] = level
+    return {"pattern": pattern, "level": level}
+
+
+def reply(line, ticking, t0, flavour="vfrelay", levels=None):
     cmd, _, param = line.partition(",")
     data = None
     if cmd == "/vfrelay/relays":
@@ -106,8 +128,13 @@ def reply(line, ticking, t0):
         relay, _, mode = param.partition(",")
         if relay == "net0" and mode in ("auto", "on", "off"):
             data = {"relay": relay, "zero_copy": mode}
+    elif cmd == "/vfrelay/log_level" and flavour != "old":
+        data = log_level(param, levels)
     elif cmd == "/":
-        data = ["/", "/vfrelay/relays", "/vfrelay/stats", "/vfrelay/lcores"]
+        data = ["/", "/vfrelay/relays", "/vfrelay/stats", "/vfrelay/lcores",
+                "/vfrelay/zero_copy"]
+        if flavour != "old":
+            data.append("/vfrelay/log_level")
     return json.dumps({cmd: data}, separators=(",", ":"))
 
 
@@ -117,6 +144,8 @@ def main():
     exit_after = None
     if "--exit-after" in sys.argv:
         exit_after = int(sys.argv[sys.argv.index("--exit-after") + 1])
+    flavour = "old" if "--old" in sys.argv else "vfrelay"
+    levels = dict(LOG_LEVELS)
     t0 = time.monotonic()
     served = [0]
     lock = threading.Lock()
@@ -146,7 +175,9 @@ def main():
             if exit_after is not None and n > exit_after:
                 done.set()
                 break
-            s.send(reply(msg.decode(), ticking, t0).encode())
+            with lock:
+                out = reply(msg.decode(), ticking, t0, flavour, levels)
+            s.send(out.encode())
         s.close()
 
     def accept_loop():

@@ -6,7 +6,8 @@
 
 Usage: test_vfrelayctl.py PATH_TO_VFRELAYCTL
 Checks the numbers that reach the output, --json round trips, top's rates, and the exit codes
-and messages for a missing instance, an unknown relay and bad usage.
+and messages for a missing instance, an unknown relay and bad usage; log-level against the
+daemon's protocol.
 """
 
 import json
@@ -66,7 +67,10 @@ def test_usage():
     check("version", rc == 0 and out.startswith("vfrelayctl ") and len(out.split()) == 2,
           repr(out))
     rc, out, _ = run("--help")
-    check("help", rc == 0 and "Usage:" in out and "top" in out, repr(out))
+    check("help", rc == 0 and "Usage:" in out and all(
+        "\n  %s " % c in out for c in ("relays", "stats", "lcores", "top", "zero-copy",
+                                       "log-level")), repr(out))
+    check("help width", all(len(ln) <= 80 for ln in out.splitlines()), repr(out))
     for args in ([], ["-n", "vm1"], ["-n", "vm1", "frobnicate"], ["relays"],
                  ["-n", "vm1", "relays", "extra"], ["-n", "vm1", "stats", "a", "b"],
                  ["-n", "vm1", "--bogus", "relays"], ["-n", "vm1", "-x", "relays"],
@@ -74,7 +78,10 @@ def test_usage():
                  ["-n", "vm1", "top", "--count", "-1"], ["-n", "vm1", "stats", "--count", "2"],
                  ["-n", "vm1", "top", "--interval"], ["-n", "a/b", "relays"],
                  ["-n", "vm1", "zero-copy", "net0"], ["-n", "vm1", "zero-copy", "net0", "maybe"],
-                 ["-n", "vm1", "zero-copy", "net0", "on", "extra"]):
+                 ["-n", "vm1", "zero-copy", "net0", "on", "extra"],
+                 ["-n", "vm1", "log-level", "vfrelay.*"], ["-n", "vm1", "log-level", "x", "loud"],
+                 ["-n", "vm1", "log-level", "a,b", "debug"], ["log-level"],
+                 ["-n", "vm1", "log-level", "x", "debug", "extra"]):
         rc, out, err = run(*args)
         lines = err.splitlines()
         check("usage %s" % " ".join(args), rc == 2 and len(lines) == 2 and
@@ -168,8 +175,35 @@ def test_static(tmp):
 
         rc, out, err = run("-n", "vm1", "lcores", "-j", env=env)
         check("lcores --json", rc == 0 and json.loads(out) == fake_telemetry.LCORES, out)
+        log_level_checks(env)
     finally:
         srv.stop()
+
+
+def log_level_checks(env):
+    """log-level against /vfrelay/log_level of the fake (vm1, levels as served at start)."""
+    levels = fake_telemetry.LOG_LEVELS
+    rc, out, err = run("-n", "vm1", "log-level", env=env)
+    rows = [ln.split() for ln in out.splitlines()]
+    check("log-level", rc == 0 and rows == [["LOGTYPE", "LEVEL"]] +
+          [[k, v] for k, v in levels.items()], repr(out))
+    rc, out, err = run("-n", "vm1", "log-level", "--json", env=env)
+    check("log-level --json", rc == 0 and json.loads(out) == levels, out)
+
+    rc, out, err = run("-n", "vm1", "log-level", "vfrelay.*", "debug", env=env)
+    check("log-level set", rc == 0 and out == "vfrelay.*: log level = debug\n" and err == "",
+          "rc=%d out=%r err=%r" % (rc, out, err))
+    rc, out, err = run("-n", "vm1", "log-level", "--json", env=env)
+    got = json.loads(out) if rc == 0 else {}
+    check("log-level applied", got == {k: "debug" if k.startswith("vfrelay.") else v
+                                       for k, v in levels.items()}, out)
+    rc, out, err = run("-n", "vm1", "-j", "log-level", "lib.eal", "err", env=env)
+    check("log-level set --json", rc == 0 and
+          json.loads(out) == {"pattern": "lib.eal", "level": "err"}, out)
+    rc, out, err = run("-n", "vm1", "log-level", "nosuch.*", "info", env=env)
+    check("log-level refused", rc == 1 and out == "" and err ==
+          "vfrelayctl: instance 'vm1' refused log level 'info' for 'nosuch.*'\n",
+          "rc=%d err=%r" % (rc, err))
 
 
 def near(text, want, tol=0.15):
@@ -236,11 +270,26 @@ def test_top(tmp):
         srv.stop()
 
 
+def test_old_daemon(tmp):
+    """A daemon from before /vfrelay/log_level: say so, do not call it a refusal."""
+    path = os.path.join(tmp, "old", "dpdk_telemetry.v2")
+    srv = Server(path, "--old")
+    try:
+        for args in ([], ["vfrelay.*", "debug"]):
+            rc, out, err = run("-s", path, "log-level", *args)
+            check("log-level old daemon %s" % args, rc == 1 and out == "" and
+                  "instance 'old' does not serve /vfrelay/log_level" in err,
+                  "rc=%d err=%r" % (rc, err))
+    finally:
+        srv.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="vfrelayctl-test-") as tmp:
         test_usage()
         test_not_running(tmp)
         test_static(tmp)
+        test_old_daemon(tmp)
         test_top(tmp)
     print("%d passed, %d failed" % (len(PASSED), len(FAILED)))
     return 1 if FAILED else 0
