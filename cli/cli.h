@@ -28,6 +28,13 @@
 enum cli_opt {
 	CLI_OPT_INTERVAL = 1u << 0, /* top */
 	CLI_OPT_COUNT = 1u << 1,    /* top */
+	CLI_OPT_ALL = 1u << 2,      /* metrics */
+	CLI_OPT_FORMAT = 1u << 3,   /* metrics */
+};
+
+enum cli_metrics_format {
+	CLI_METRICS_OPENMETRICS, /* application/openmetrics-text 1.0.0 */
+	CLI_METRICS_PROMETHEUS,  /* text/plain 0.0.4, what node_exporter's textfile reads */
 };
 
 /* The command line, filled by main before a command runs. */
@@ -39,6 +46,8 @@ struct cli_ctx {
 	bool json;
 	double interval;     /* top */
 	unsigned long count; /* top; 0 = until interrupted */
+	bool all;            /* metrics: every instance on the host */
+	enum cli_metrics_format format;
 	/* Connection to the chosen instance, opened by main for CLI_CMD_CONNECT commands. */
 	struct cli_tel tel;
 };
@@ -74,6 +83,10 @@ void cli_zero_copy_check(const struct cli_ctx *ctx, int argc, char **argv);
 int cli_zero_copy_run(struct cli_ctx *ctx, int argc, char **argv);
 void cli_log_level_check(const struct cli_ctx *ctx, int argc, char **argv);
 int cli_log_level_run(struct cli_ctx *ctx, int argc, char **argv);
+void cli_metrics_check(const struct cli_ctx *ctx, int argc, char **argv);
+int cli_metrics_run(struct cli_ctx *ctx, int argc, char **argv);
+void cli_list_check(const struct cli_ctx *ctx, int argc, char **argv);
+int cli_list_run(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Telemetry commands the daemon serves (contract: docs/vfrelayctl.md). */
 #define CLI_CMD_RELAYS "/vfrelay/relays"
@@ -107,5 +120,20 @@ int cli_query_stats(struct cli_tel *t, const char *relay, json_t **out);
 const char *cli_runtime_dir(void);
 int cli_instance_path(char *buf, size_t len, const char *name);
 void cli_instance_name_from_path(struct cli_ctx *ctx);
+
+struct cli_instance {
+	char name[CLI_TEL_PATH_MAX];
+	char path[CLI_TEL_PATH_MAX];
+};
+
+/* Every telemetry socket under <runtime dir>/dpdk, sorted by name; *out is freed by free(). */
+int cli_instances_scan(struct cli_instance **out, size_t *n);
+
+/*
+ * Connect to @p in and ask for its relays. -ENOENT, quietly, when it is no vfrelay instance
+ * (stale socket, another DPDK program, or it exited meanwhile); other errors are printed.
+ * On success the connection stays open in @p t and *relays holds the reply.
+ */
+int cli_instance_probe(struct cli_tel *t, const struct cli_instance *in, json_t **relays);
 
 #endif /* VFRELAY_CLI_H */

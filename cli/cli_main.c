@@ -69,6 +69,20 @@ static const struct cli_command cli_commands[] = {
 		.check = cli_log_level_check,
 		.run = cli_log_level_run,
 	},
+	{
+		.name = "metrics",
+		.args = "[--all] [--format F]",
+		.help = "counters as OpenMetrics text (one instance, or --all)",
+		.opts = CLI_OPT_ALL | CLI_OPT_FORMAT,
+		.check = cli_metrics_check,
+		.run = cli_metrics_run,
+	},
+	{
+		.name = "list",
+		.help = "find the vfrelay instances running on this host",
+		.check = cli_list_check,
+		.run = cli_list_run,
+	},
 };
 
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
@@ -80,6 +94,8 @@ static const struct {
 } cli_opt_names[] = {
 	{ CLI_OPT_INTERVAL, "--interval" },
 	{ CLI_OPT_COUNT, "--count" },
+	{ CLI_OPT_ALL, "--all" },
+	{ CLI_OPT_FORMAT, "--format" },
 };
 
 /* "relays, stats, ... or list", for messages. */
@@ -105,8 +121,8 @@ cli_usage(void)
 {
 	printf("Usage: " CLI_PROG " [-n NAME | -s SOCKET] [--json] COMMAND [ARGS]\n"
 	       "\n"
-	       "Show and change the state of a running vfrelay instance, over its DPDK\n"
-	       "telemetry socket.\n"
+	       "Show and change the state of running vfrelay instances, over their DPDK\n"
+	       "telemetry sockets.\n"
 	       "\n"
 	       "Commands:\n");
 	for (size_t i = 0; i < CLI_N_COMMANDS; i++) {
@@ -130,6 +146,9 @@ cli_usage(void)
 	      "  -j, --json           print the telemetry JSON (top: one object per refresh)\n"
 	      "  -i, --interval SEC   top: seconds between refreshes, fractional ok (default 1)\n"
 	      "  -c, --count N        top: stop after N refreshes (default: until Ctrl-C)\n"
+	      "  -a, --all            metrics: every instance on this host\n"
+	      "      --format F       metrics: openmetrics (default), or prometheus for\n"
+	      "                       node_exporter's textfile collector\n"
 	      "  -h, --help           print this help and exit\n"
 	      "  -V, --version        print the version and exit\n"
 	      "\n"
@@ -172,6 +191,8 @@ cli_resolve_instance(struct cli_ctx *ctx, const char *socket_arg)
 				cli_runtime_dir(), ctx->name, sizeof(ctx->path) - 1);
 }
 
+enum { CLI_LONGOPT_FORMAT = 256 };
+
 int
 main(int argc, char **argv)
 {
@@ -181,6 +202,8 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, CLI_LONGOPT_FORMAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -194,7 +217,7 @@ main(int argc, char **argv)
 
 	/* Options may come before or after the command (GNU permutation): `stats net0 --json`. */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:s:ji:c:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:s:ji:c:ahV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			ctx.name = optarg;
@@ -223,6 +246,20 @@ main(int argc, char **argv)
 				cli_usage_error("--count wants a positive integer, not '%s'",
 						optarg);
 			given |= CLI_OPT_COUNT;
+			break;
+		case 'a':
+			ctx.all = true;
+			given |= CLI_OPT_ALL;
+			break;
+		case CLI_LONGOPT_FORMAT:
+			if (strcmp(optarg, "openmetrics") == 0)
+				ctx.format = CLI_METRICS_OPENMETRICS;
+			else if (strcmp(optarg, "prometheus") == 0)
+				ctx.format = CLI_METRICS_PROMETHEUS;
+			else
+				cli_usage_error("--format is openmetrics or prometheus, not '%s'",
+						optarg);
+			given |= CLI_OPT_FORMAT;
 			break;
 		case 'h':
 			cli_usage();

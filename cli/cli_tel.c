@@ -209,6 +209,14 @@ cli_tel_query_dict(struct cli_tel *t, const char *cmd, json_t **out)
 	return 0;
 }
 
+long
+cli_tel_pid(const struct cli_tel *t)
+{
+	const json_t *pid = json_object_get(t->hello, "pid");
+
+	return json_is_integer(pid) ? (long)json_integer_value(pid) : -1;
+}
+
 void
 cli_tel_close(struct cli_tel *t)
 {

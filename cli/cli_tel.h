@@ -57,6 +57,9 @@ int cli_tel_query(struct cli_tel *t, const char *cmd, json_t **out);
 /* Like cli_tel_query(), but anything except a dict means the daemon lacks the command. */
 int cli_tel_query_dict(struct cli_tel *t, const char *cmd, json_t **out);
 
+/* The server's pid from the hello, or -1. */
+long cli_tel_pid(const struct cli_tel *t);
+
 void cli_tel_close(struct cli_tel *t);
 
 #endif /* VFRELAY_CLI_TEL_H */
