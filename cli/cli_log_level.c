@@ -41,17 +41,41 @@ cli_log_level_check(const struct cli_ctx *ctx, int argc, char **argv)
 			argv[1]);
 }
 
+/*
+ * DPDK 22.11 refuses a dict key with a '.' (telemetry_data.c valid_name() allows only
+ * A-Za-z0-9_/), so the daemon sends lib.eal as lib/eal. Logtype names have no '/'.
+ */
+static json_t *
+cli_log_level_names(const json_t *wire)
+{
+	json_t *out = cli_json_object(), *v;
+	const char *key;
+
+	json_object_foreach((json_t *)wire, key, v) {
+		char *name = cli_xstrdup(key);
+
+		for (char *p = name; *p != '\0'; p++)
+			if (*p == '/')
+				*p = '.';
+		json_object_set(out, name, v);
+		free(name);
+	}
+	return out;
+}
+
 static int
 cli_log_level_show(struct cli_ctx *ctx)
 {
 	const char *key;
 	struct cli_table t;
-	json_t *levels, *v;
+	json_t *wire, *levels, *v;
 	int ret;
 
-	ret = cli_tel_query_dict(&ctx->tel, CLI_CMD_LOG_LEVEL, &levels);
+	ret = cli_tel_query_dict(&ctx->tel, CLI_CMD_LOG_LEVEL, &wire);
 	if (ret < 0)
 		return ret;
+	levels = cli_log_level_names(wire);
+	json_decref(wire);
 	if (ctx->json) {
 		cli_print_json(levels, JSON_INDENT(2));
 		json_decref(levels);

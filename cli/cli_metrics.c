@@ -118,6 +118,7 @@ static const struct {
 	{ CLI_ML_RELAY, "queues", "Queue pairs of the relay" },
 	{ CLI_ML_RELAY, "connects", "vhost-user connections established" },
 	{ CLI_ML_RELAY, "disconnects", "vhost-user connections lost" },
+	{ CLI_ML_RELAY, "connections_refused", "vhost-user front-ends refused (one per relay)" },
 	{ CLI_ML_RELAY, "vf_ipackets", "Frames the VF received (the VF's own counter)" },
 	{ CLI_ML_RELAY, "vf_imissed", "Frames the VF dropped for want of room: the guest is slow" },
 	{ CLI_ML_RELAY, "vf_ierrors", "Erroneous frames the VF received" },

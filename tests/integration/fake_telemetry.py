@@ -22,6 +22,7 @@ import copy
 import fnmatch
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -133,17 +134,36 @@ def ticking_lcores(t0):
 
 
 def log_level(param, levels):
-    """/vfrelay/log_level: the levels; ,PATTERN,LEVEL sets every logtype matching the glob."""
+    """/vfrelay/log_level: the levels; ,PATTERN,LEVEL sets every logtype matching the glob.
+    DPDK 22.11 refuses '.' in a dict key, so logtype names travel with '/' for '.'."""
     if not param:
-        return dict(levels)
+        return {k.replace(".", "/"): v for k, v in levels.items()}
     pattern, _, level = param.partition(",")
-    matched = [name for name in levels if fnmatch.fnmatchcase(name, pattern)]
-    # Refusals come back as null, like every failed callback; here: nothing matched.
-    if not pattern or level not in LEVEL_NAMES or not matched:
+    # Refused like the daemon does (null): parameters over its 128-byte buffer, no pattern,
+    # an unknown level. A pattern matching nothing is fine: rte_log keeps it for logtypes
+    # registered later.
+    if len(param) >= 128 or not pattern or level not in LEVEL_NAMES:
         return None
-    for name in matched:
-        levels[name] = level
+    for name in levels:
+        if fnmatch.fnmatchcase(name, pattern):
+            levels[name] = level
     return {"pattern": pattern, "level": level}
+
+
+TEL_KEY = re.compile(r"[A-Za-z0-9_/]*")
+
+
+def as_dpdk(v):
+    """What DPDK 22.11's rte_tel_data lets through (telemetry_data.c): a dict key with any
+    character outside A-Za-z0-9_/ is refused and silently missing, strings are cut at 127
+    bytes. Every reply goes through this, so the fake cannot serve what a daemon cannot."""
+    if isinstance(v, dict):
+        return {k: as_dpdk(x) for k, x in v.items() if TEL_KEY.fullmatch(k)}
+    if isinstance(v, list):
+        return [as_dpdk(x) for x in v]
+    if isinstance(v, str):
+        return v.encode()[:127].decode(errors="ignore")
+    return v
 
 
 def reply(line, ticking, t0, flavour="vfrelay", levels=None):
@@ -171,7 +191,7 @@ def reply(line, ticking, t0, flavour="vfrelay", levels=None):
                 "/vfrelay/zero_copy"]
         if flavour != "old":
             data.append("/vfrelay/log_level")
-    return json.dumps({cmd: data}, separators=(",", ":"))
+    return json.dumps({cmd: as_dpdk(data)}, separators=(",", ":"))
 
 
 def main():

@@ -211,8 +211,12 @@ def log_level_checks(env):
     check("log-level set --json", rc == 0 and
           json.loads(out) == {"pattern": "lib.eal", "level": "err"}, out)
     rc, out, err = run("-n", "vm1", "log-level", "nosuch.*", "info", env=env)
+    check("log-level no match", rc == 0 and out == "nosuch.*: log level = info\n",
+          "rc=%d out=%r err=%r" % (rc, out, err))
+    long = "x" * 130
+    rc, out, err = run("-n", "vm1", "log-level", long, "info", env=env)
     check("log-level refused", rc == 1 and out == "" and err ==
-          "vfrelayctl: instance 'vm1' refused log level 'info' for 'nosuch.*'\n",
+          "vfrelayctl: instance 'vm1' refused log level 'info' for '%s'\n" % long,
           "rc=%d err=%r" % (rc, err))
 
 

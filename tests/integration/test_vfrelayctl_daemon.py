@@ -6,7 +6,8 @@
 After frames cross VF -> guest -> VF, `vfrelayctl metrics` must parse as OpenMetrics and
 carry every per-queue counter with the value /vfrelay/stats reports; `list` and
 `metrics --all` must find this instance with the daemon's pid and leave out the guest
-(a DPDK process with a telemetry socket but no /vfrelay commands)."""
+(a DPDK process with a telemetry socket but no /vfrelay commands); log-level must change the
+daemon's levels, which it audits in its log."""
 
 import json
 import os
@@ -106,6 +107,17 @@ def scenario():
                 'metrics --all scrapes the daemon')
         V.check(f'"{env.guest_prefix}"' not in everyone, 'metrics --all leaves out the guest')
         V.log(f'  ok: list and metrics --all see {env.name} (pid {env.relay_proc.pid})')
+
+        V.log('==> vfrelayctl log-level: the daemon changes its levels and audits it')
+        # Only "global" reads back today: the daemon sends logtype names with '.' as dict
+        # keys, which DPDK 22.11 drops (see the fake's as_dpdk()).
+        before = json.loads(ctl('-n', env.name, '--json', 'log-level'))
+        V.check(before.get('global') in ('emerg', 'alert', 'crit', 'err', 'warning', 'notice',
+                                         'info', 'debug'), f'levels: {before}')
+        V.check_eq(ctl('-n', env.name, 'log-level', 'vfrelay.*', 'debug'),
+                   'vfrelay.*: log level = debug\n', 'log-level set')
+        V.wait_until(lambda: "log level of 'vfrelay.*' set to debug" in
+                     env.relay_proc.log_text(), 5, 'the audit line in the daemon log')
 
 
 if __name__ == '__main__':
