@@ -127,7 +127,7 @@ cli_instances_scan(struct cli_instance **out, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
-	if (*n > 0)
+	if (v != NULL)
 		qsort(v, *n, sizeof(*v), cli_instance_cmp);
 	*out = v;
 	return 0;
