@@ -56,7 +56,7 @@ SOURCE_ROOT = os.environ.get(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD_DIR = os.environ.get('VFR_BUILD_DIR', os.path.join(SOURCE_ROOT, 'build'))
 VFRELAY = os.environ.get('VFRELAY', os.path.join(BUILD_DIR, 'forwarder', 'vfrelay'))
-VFRELAYCTL = os.environ.get('VFRELAYCTL', os.path.join(BUILD_DIR, 'forwarder', 'vfrelayctl'))
+VFRELAYCTL = os.environ.get('VFRELAYCTL', os.path.join(BUILD_DIR, 'cli', 'vfrelayctl'))
 TESTPMD = os.environ.get('VFRTEST_TESTPMD', 'dpdk-testpmd')
 STANDIN = os.environ.get('VFRTEST_STANDIN', '') == '1'
 DPDK_RUN_DIR = '/var/run/dpdk'
