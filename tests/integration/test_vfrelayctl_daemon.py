@@ -109,15 +109,17 @@ def scenario():
         V.log(f'  ok: list and metrics --all see {env.name} (pid {env.relay_proc.pid})')
 
         V.log('==> vfrelayctl log-level: the daemon changes its levels and audits it')
-        # Only "global" reads back today: the daemon sends logtype names with '.' as dict
-        # keys, which DPDK 22.11 drops (see the fake's as_dpdk()).
+        levels = ('emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug')
         before = json.loads(ctl('-n', env.name, '--json', 'log-level'))
-        V.check(before.get('global') in ('emerg', 'alert', 'crit', 'err', 'warning', 'notice',
-                                         'info', 'debug'), f'levels: {before}')
+        V.check(before.get('global') in levels, f'levels: {before}')
+        V.check_eq(before.get('vfrelay.qsync'), 'info', 'vfrelay.qsync level before')
         V.check_eq(ctl('-n', env.name, 'log-level', 'vfrelay.*', 'debug'),
                    'vfrelay.*: log level = debug\n', 'log-level set')
         V.wait_until(lambda: "log level of 'vfrelay.*' set to debug" in
                      env.relay_proc.log_text(), 5, 'the audit line in the daemon log')
+        after = json.loads(ctl('-n', env.name, '--json', 'log-level'))
+        for lt in ('vfrelay.qsync', 'vfrelay.fwd', 'vfrelay.vhost', 'vfrelay.hw'):
+            V.check_eq(after.get(lt), 'debug', f'{lt} level after')
 
 
 if __name__ == '__main__':
