@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -357,6 +358,9 @@ fwd_ctl_run(struct fwd_instance *inst)
 	}
 	VFR_LOG(INFO, "instance %s running: %u relays, %u workers", inst->cfg->name,
 		inst->n_relays, inst->n_workers);
+	/* Every relay's socket is registered and started (listening, or connecting). */
+	fwd_notify("READY=1\nMAINPID=%d\nSTATUS=%u relays, %u workers", (int)getpid(),
+		   inst->n_relays, inst->n_workers);
 
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
 		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
@@ -365,6 +369,7 @@ fwd_ctl_run(struct fwd_instance *inst)
 		nanosleep(&tick, NULL);
 	}
 	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
+	fwd_notify("STOPPING=1");
 	return 0;
 }
 
