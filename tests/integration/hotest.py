@@ -216,10 +216,7 @@ class HoEnv(V.Env):
             self.listener = VU.Listener(self.b_sock)
         if self.relay_a:
             self.start_guest(fwd='macswap')
-        self.start_relay(self.relays_cfg())
-        if self.b_mode == 'server':
-            V.wait_until(lambda: os.path.exists(self.b_sock) or not self.relay_proc.alive(), 20,
-                         'vfrelay to create relay B\'s socket')
+        self.start_relay_b_retrying()
         if self.relay_a:
             self.wait_relay_state('running')
             self.wait_guest_forwarding()
@@ -233,6 +230,29 @@ class HoEnv(V.Env):
         if self.relay_a:
             self.stream = Stream(self.port_a)
             self.stream.start()
+
+    def start_relay_b_retrying(self):
+        """Start vfrelay. af_packet names its PACKET_FANOUT group (pid ^ ifindex) & 0xffff;
+        another process's group of that id on another interface makes the probe fail
+        (EINVAL): a new veth (new ifindex) gets past it."""
+        for attempt in range(3):
+            self.start_relay(self.relays_cfg())
+            V.wait_until(lambda: (self.b_mode != 'server' or os.path.exists(self.b_sock))
+                         and self.relay_info('net1') or not self.relay_proc.alive(), 20,
+                         'vfrelay to set up relay B')
+            if self.relay_proc.alive():
+                return
+            if 'PACKET_FANOUT' not in self.relay_proc.log_text() or attempt == 2:
+                raise V.Fail(f'{self.relay_proc.name} exited with {self.relay_proc.p.returncode}')
+            V.log('  af_packet fanout group id taken by another process: new veth, retrying')
+            self.procs.remove(self.relay_proc)
+            self._clean_runtime_dirs_relay()
+            self.veth_b.create()
+            if self.veth:
+                self.veth.destroy()
+                self.veth.create()
+                if self.port_a is not None:
+                    raise V.Fail('cannot recreate relay A\'s veth with its port open')
 
     def restart(self):
         """vfrelay died: start it again (guest A waits on its socket and reconnects)."""
@@ -249,9 +269,12 @@ class HoEnv(V.Env):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.b_sock)
         self.start_relay(self.relays_cfg())
-        if self.b_mode == 'server':
-            V.wait_until(lambda: os.path.exists(self.b_sock) or not self.relay_proc.alive(), 20,
-                         'vfrelay to create relay B\'s socket')
+        V.wait_until(lambda: (self.b_mode != 'server' or os.path.exists(self.b_sock))
+                     and self.relay_info('net1') or not self.relay_proc.alive(), 20,
+                     'vfrelay to set up relay B')
+        if not self.relay_proc.alive():
+            raise V.Fail(f'{self.relay_proc.name} exited with {self.relay_proc.p.returncode} '
+                         f'when started again')
         if self.relay_a:
             self.wait_relay_state('running', timeout=30)
             self.warm_up(self.port_a)
@@ -371,7 +394,13 @@ class HoEnv(V.Env):
         finally:
             sock.settimeout(None)
         if got != want:
-            raise V.Fail(f'relay B: {len(got)} of {n} frames the guest sent reached port B')
+            q, info = self.b_stats(), self.b_info()
+            raise V.Fail(f'relay B: {len(got)} of {n} frames the guest sent reached port B '
+                         f'(guest ring: {drv.rings[VU.TX].outstanding()} not used; relay B '
+                         f'tx_packets {q.get("tx_packets")}, tx_drop_vf_full '
+                         f'{q.get("tx_drop_vf_full")}, tx_drop_bad_offload '
+                         f'{q.get("tx_drop_bad_offload")}, vf_opackets {info.get("vf_opackets")}'
+                         f', vf_oerrors {info.get("vf_oerrors")})')
         return n
 
     def b_prove(self, drv, n=16, what='relay B'):
