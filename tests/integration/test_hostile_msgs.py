@@ -41,6 +41,10 @@ Out of the protocol (each must be refused, vfrelay unharmed, counted):
   malformed_*                    wrong sizes, stray or too many fds, unknown
                                  requests, nregions > 8 or != fds, vring index 255
 
+With the argument `client`, relay B is vhost_mode = client (vfrelay connects to the
+front-end's socket) and a subset runs: the random walk, the refused message, the
+invalid ring sizes and three malformed messages.
+
 Counters: a refused message is expected in `messages_refused` of
 /vfrelay/relays (not there yet: the lead adds it); connections are in
 connects/disconnects.
@@ -50,6 +54,7 @@ import contextlib
 import os
 import random
 import struct
+import sys
 import time
 
 import hotest as H
@@ -496,7 +501,24 @@ MALFORMED = [
 ]
 
 
+def scenario_client():
+    """Relay B in vhost_mode = client: vfrelay connects to vhostuser.py's Listener and
+    connects again (librte_vhost retries every second) after each departure."""
+    with H.HoEnv('homsgc', b_mode='client', b_zero_copy='auto') as env:
+        env.start()
+        cases = H.Cases(env, 'hostile_msgs_client')
+        cases.run('random_sequence_zc', lambda: case_random(env, SEED + 2))
+        cases.run('refused_msg_keeps_zero_copy', lambda: case_refused_keeps_zc(env, 'auto'))
+        cases.run('ring_size_invalid_running', lambda: case_ring_size_running(env))
+        for name, fn in MALFORMED[:3]:
+            cases.run(name, lambda f=fn, n=name: malformed(env, n, f))
+        cases.finish()
+
+
 def scenario():
+    if len(sys.argv) > 1 and sys.argv[1] == 'client':
+        scenario_client()
+        return
     with H.HoEnv('homsg', b_mode='server', b_zero_copy='auto') as env:
         env.start()
         cases = H.Cases(env, 'hostile_msgs')

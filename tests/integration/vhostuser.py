@@ -403,7 +403,7 @@ class Vring:
         """Post one buffer: @chain is [(gpa, len, writable)], chained with NEXT.
         Returns the head, or None when no descriptor is free or the avail ring holds
         @size entries the device has not used yet. Not yet published."""
-        if len(self.free) < len(chain) or self.avail_room() == 0:
+        if len(self.free) < len(chain) or self.avail_room() <= 0:
             return None
         ids = [self.free.pop() for _ in chain]
         for k, (gpa, n, w) in enumerate(chain):
