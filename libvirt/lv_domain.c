@@ -48,6 +48,7 @@ dom_fail(struct dom_parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->err + used, p->errlen - used, fmt, ap);
 	va_end(ap);
+	lv_one_line(p->err);
 	return -EINVAL;
 }
 

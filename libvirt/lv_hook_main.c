@@ -35,11 +35,14 @@ static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt,
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", lv_prog);
+	char line[LV_ERR_MAX + 64];
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* Only stderr reaches libvirt's error message, and it shows one line. */
+	lv_one_line(line);
+	fprintf(stderr, "%s: %s\n", lv_prog, line);
 	return code;
 }
 
@@ -118,7 +121,7 @@ prepare(const struct lv_paths *paths, const char *xml, size_t len)
 	if (d.n_ifaces == 0)
 		return 0;
 	if (lv_op_prepare(paths, &h, &d, err, sizeof(err)) < 0) {
-		lv_log(paths, "domain %s: not started: %s", d.name, err);
+		lv_log(paths, "not started: %s", err);
 		return fail(LV_EXIT_FAIL, "%s", err);
 	}
 	return 0;
@@ -144,7 +147,8 @@ stop(const struct lv_paths *paths, const char *name, const char *xml, size_t len
 		h.launcher = LV_LAUNCH_AUTO;
 	}
 	if (lv_op_stop(paths, &h, uuid, instance, free_vfs, err, sizeof(err)) < 0) {
-		lv_log(paths, "domain %s: %s failed: %s", name, free_vfs ? "release" : "stop", err);
+		lv_log(paths, "%s of domain %s failed: %s", free_vfs ? "release" : "stop", name,
+		       err);
 		return fail(LV_EXIT_FAIL, "%s", err);
 	}
 	return 0;

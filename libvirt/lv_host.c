@@ -107,6 +107,7 @@ fail(struct host_parser *p, const char *key, const char *value, const char *fmt,
 	used = strlen(p->err);
 	if (value != NULL && used < p->errlen)
 		snprintf(p->err + used, p->errlen - used, ", got '%s'", value);
+	lv_one_line(p->err);
 	return -EINVAL;
 }
 

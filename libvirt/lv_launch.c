@@ -339,8 +339,15 @@ spawn_child(const char *vfrelay, const char *ini, const char *notify, int null_f
 	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(127);
 	closefrom(3);
-	/* VFIO pins guest memory: the systemd unit's LimitMEMLOCK=infinity. */
-	setrlimit(RLIMIT_MEMLOCK, &unlimited);
+	/*
+	 * VFIO pins guest memory: the systemd unit's LimitMEMLOCK=infinity. Without
+	 * CAP_SYS_RESOURCE (a container) the hard limit is as far as it goes.
+	 */
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited) != 0 &&
+	    getrlimit(RLIMIT_MEMLOCK, &unlimited) == 0) {
+		unlimited.rlim_cur = unlimited.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &unlimited);
+	}
 	umask(022);
 	if (chdir("/") != 0)
 		_exit(127);

@@ -94,8 +94,14 @@ lv_op_prepare(const struct lv_paths *p, const struct lv_host *h, struct lv_domai
 		rc = setup_real_vfs(p, h, d, err, errlen);
 	if (rc == 0)
 		rc = lv_write_atomic(ini, text, 0644, err, errlen);
-	if (rc == 0)
-		rc = lv_launch_start(p, h, d->instance, err, errlen);
+	if (rc == 0) {
+		char why[LV_ERR_MAX];
+
+		rc = lv_launch_start(p, h, d->instance, why, sizeof(why));
+		if (rc < 0)
+			lv_err(err, errlen, rc, "domain %s: instance %s: %s", d->name, d->instance,
+			       why);
+	}
 	free(text);
 	if (rc < 0) {
 		if (lv_op_stop(p, h, d->uuid, NULL, true, undo, sizeof(undo)) < 0)

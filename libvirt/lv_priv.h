@@ -71,6 +71,9 @@ void lv_log(const struct lv_paths *p, const char *fmt, ...) __attribute__((forma
 int lv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/** Control characters (a newline in a hostile value) become '?': messages stay one line. */
+void lv_one_line(char *s);
+
 /** mkdir -p with @mode for every missing component. */
 int lv_mkdirs(const char *path, mode_t mode);
 

@@ -62,6 +62,15 @@ lv_path_instance(const struct lv_paths *p, const char *instance, const char *suf
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+void
+lv_one_line(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			*s = '?';
+	}
+}
+
 int
 lv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -71,6 +80,7 @@ lv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		lv_one_line(err);
 	}
 	return rc;
 }
