@@ -317,9 +317,10 @@ struct lv_rec_stats {
 };
 
 /**
- * Make the instances match @live: start a missing instance of a running domain, stop
- * and release what a domain that no longer runs holds (claims older than @grace_s only:
- * a younger one may be a start in progress), stop instances nobody claims. Writes one
+ * Make the instances match @live: start a missing instance of a running domain (not of
+ * one libvirt is still starting), stop and release what a domain that no longer runs
+ * holds (claims older than @grace_s only: a younger one may be a start in progress),
+ * stop instances nobody claims. Writes one
  * line per action to @out; with @dry_run only says what it would do.
  */
 int lv_reconcile_pass(const struct lv_paths *p, const struct lv_host *h, const struct lv_live *live,

@@ -7,10 +7,11 @@
  * vfrelay-reconcile(8)). No libvirt here; lv_reconcile_main.c asks libvirt what runs.
  *
  * The hook may be at work while a pass runs (a VM starting or stopping), so nothing is
- * decided on a stale view: a claim younger than the grace time is a start in progress,
- * a domain libvirt is still starting is the hook's, and the claims are read again under
- * the lock before an unclaimed instance is called an orphan (a claim is always written
- * before its instance starts and removed only after it stopped).
+ * decided on a stale view: a domain libvirt is still starting is the hook's, the claim
+ * of a domain that does not run is released only once older than the grace time (it may
+ * be a start whose domain libvirt does not list yet), and the claims are read again
+ * under the lock before an unclaimed instance is called an orphan (a claim is always
+ * written before its instance starts and removed only after it stopped).
  */
 
 #include <errno.h>
@@ -70,10 +71,8 @@ vf_list(const struct lv_claim *cl, char *buf, size_t len)
 /* Running domains: each served by a running instance. */
 static void
 serve_running(const struct lv_paths *p, const struct lv_host *h, const struct lv_live *live,
-	      const struct lv_claims *c, bool dry, unsigned int grace_s, FILE *out,
-	      struct lv_rec_stats *st)
+	      const struct lv_claims *c, bool dry, FILE *out, struct lv_rec_stats *st)
 {
-	time_t now = time(NULL);
 	struct lv_domain *d = malloc(sizeof(*d));
 	char err[LV_ERR_MAX];
 
@@ -101,7 +100,11 @@ serve_running(const struct lv_paths *p, const struct lv_host *h, const struct lv
 			st->served++;
 			continue;
 		}
-		if (ld->starting || (cl != NULL && now - cl->since < (time_t)grace_s)) {
+		/*
+		 * Past "prepare" QEMU runs, so the hook is done with a running domain; only one
+		 * libvirt is still starting may be the hook's to finish.
+		 */
+		if (ld->starting) {
 			fprintf(out, "%s: domain %s: being started, left to the hook\n", lv_prog,
 				ld->d.name);
 			continue;
@@ -216,7 +219,7 @@ lv_reconcile_pass(const struct lv_paths *p, const struct lv_host *h, const struc
 		st->failed++;
 		return rc;
 	}
-	serve_running(p, h, live, &c, dry_run, grace_s, out, st);
+	serve_running(p, h, live, &c, dry_run, out, st);
 	release_gone(p, h, live, &c, dry_run, grace_s, out, st);
 	lv_claims_free(&c);
 	stop_unclaimed(p, h, dry_run, out, st);

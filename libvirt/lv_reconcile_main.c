@@ -50,8 +50,8 @@ usage(FILE *f)
 		"  -n, --dry-run        say what would be done, do nothing\n"
 		"  -w, --watch          stay: follow lifecycle events, reconcile every --interval\n"
 		"  -i, --interval S     full pass every S seconds with --watch (default 60)\n"
-		"  -g, --grace S        claims younger than S seconds are starts in progress\n"
-		"                       (default 60)\n"
+		"  -g, --grace S        release the claim of a domain that does not run only once\n"
+		"                       it is S seconds old (default 60)\n"
 		"See vfrelay-reconcile(8).\n",
 		LV_DEFAULT_URI);
 }

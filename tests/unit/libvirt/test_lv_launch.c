@@ -128,9 +128,16 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
+	char names[32][FWD_NAME_MAX], err[LV_ERR_MAX], cmd[128];
+	unsigned int n = 0;
 
 	(void)state;
+	/* A failed test leaves its daemon running: none may outlive the run. */
+	host.launcher = LV_LAUNCH_DIRECT;
+	if (lv_launch_list(&paths, &host, names, 32, &n) == 0) {
+		for (unsigned int i = 0; i < n; i++)
+			lv_launch_stop(&paths, &host, names[i], err, sizeof(err));
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
 }
