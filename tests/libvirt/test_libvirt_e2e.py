@@ -348,11 +348,15 @@ class Domain:
             return None
         return [ln.split(' ', 1)[1] for ln in lines if ln.startswith('vf ')]
 
-    def boot(self, ns):
-        """Connect to the agent, wait for the guest, give eth0 its address."""
+    def connect(self):
+        """Connect to the agent at once: what the guest says while nobody listens on its
+        serial port is lost, @@READY included."""
         wait_until(lambda: os.path.exists(self.agent_path), 20, f'{self.name} agent socket')
         self.agent = Q.Agent(self.agent_path, _AgentGuest(self))
-        self.agent.wait_ready(120)
+
+    def boot(self, ns):
+        """Wait for the guest (connect() first), give eth0 its address."""
+        self.agent.wait_ready(180)
         rc, out = self.agent.run(f'ip link set eth0 up && ip addr add {GUEST_IP}/24 dev eth0')
         if rc != 0:
             raise Fail(f'{self.name}: eth0 setup: {out}')
@@ -454,6 +458,8 @@ def scenario():
                   f'({(r.stdout + r.stderr).strip() or "ok"})')
         log(f'  (both started in {time.monotonic() - ts:.1f}s)')
         check_eq((vm1.claim(), vm2.claim()), ([VF_A], [VF_B]), 'claims: different VFs')
+        vm1.connect()
+        vm2.connect()
         pids = {d.name: d.relay_pid() for d in (vm1, vm2)}
         check(all(pids.values()), f'an instance runs per domain: {pids}')
         vm1.boot(NS_A)
@@ -511,6 +517,7 @@ def scenario():
               'its instance config removed')
         r = vm3.start()
         check(r.returncode == 0, f'virsh start {vm3.name} {(r.stdout + r.stderr).strip()}')
+        vm3.connect()
         check_eq(vm3.claim(), [VF_A], f'{vm3.name} got the VF vm1 had')
         vm3.boot(NS_A)
         vm3.ping('on the VF vm1 gave back')
