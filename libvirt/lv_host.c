@@ -28,7 +28,7 @@
 #include "lv_priv.h"
 
 #define LV_INI_MAX_LINE		 4096
-#define LV_START_TIMEOUT_DEFAULT 5
+#define LV_START_TIMEOUT_DEFAULT 10
 #define LV_START_TIMEOUT_MAX	 120
 
 enum host_key {

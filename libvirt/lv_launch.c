@@ -36,11 +36,12 @@
 #include "lv_priv.h"
 
 /*
- * vfrelay before sd_notify support never sends READY=1. With this false, an instance
- * still running when start_timeout ends counts as started (and hook.log says so); once
- * every supported vfrelay sends READY=1 it becomes true and silence is a failure.
+ * vfrelay sends READY=1 (forwarder/fwd_notify.c): one that is still silent when
+ * start_timeout ends is stuck, and the VM must not start without its network. (false
+ * would take a running but silent instance as started, for a vfrelay that predates the
+ * protocol.)
  */
-#define LV_READY_REQUIRED false
+#define LV_READY_REQUIRED true
 
 #define LV_STOP_TERM_MS	     5000 /* SIGTERM to SIGKILL */
 #define LV_STOP_KILL_MS	     2000
@@ -531,7 +532,8 @@ direct_start(const struct lv_paths *p, const struct lv_host *h, const char *inst
 	wr = wait_ready(sock, pid, h->start_timeout_ms, &wstatus, status, sizeof(status));
 	switch (wr) {
 	case WAIT_READY:
-		lv_log(p, "instance %s: vfrelay pid %ld ready", instance, (long)pid);
+		lv_log(p, "instance %s: vfrelay pid %ld ready%s%s", instance, (long)pid,
+		       status[0] ? ": " : "", status);
 		rc = 0;
 		break;
 	case WAIT_EXITED:
@@ -554,8 +556,11 @@ direct_start(const struct lv_paths *p, const struct lv_host *h, const char *inst
 			break;
 		}
 		direct_stop(p, h, instance, NULL, 0);
-		rc = lv_err(err, errlen, -ETIMEDOUT, "vfrelay sent no READY=1 within %u s%s%s",
-			    h->start_timeout_ms / 1000, status[0] ? ": " : "", status);
+		daemon_error_line(log, off, line, sizeof(line));
+		rc = lv_err(err, errlen, -ETIMEDOUT,
+			    "vfrelay (pid %ld) sent no READY=1 within %u ms, stopped it; its last "
+			    "line: %s",
+			    (long)pid, h->start_timeout_ms, line[0] ? line : "(none)");
 		break;
 	}
 out:

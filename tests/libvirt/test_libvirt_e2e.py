@@ -60,7 +60,7 @@ URI = 'qemu:///system'
 NS_A, NS_B = 'vfrl-a', 'vfrl-b'
 VF_A, VF_B = 'net_af_packet0,iface=vfrla0', 'net_af_packet0,iface=vfrlb0'
 HOST_IP, GUEST_IP = '10.99.0.1', '10.99.0.2'
-START_TIMEOUT = 3  # host.conf start_timeout: vfrelay without READY=1 costs this per start
+START_TIMEOUT = 20  # host.conf start_timeout: a bound for READY=1 on a busy CI machine
 
 
 def sh(cmd, timeout=60, check_rc=True):

@@ -8,7 +8,7 @@ Behaviour, from the first of: a "; fake: MODE" line in INI, the file
 
   ready     send STATUS=serving and READY=1 to $NOTIFY_SOCKET, then run until killed
   late      READY=1 after 0.5 s
-  silent    never say anything, run until killed (a vfrelay without sd_notify)
+  silent    never say anything, run until killed (a stuck vfrelay)
   fail      print EAL noise and vfrelay's one-line error, exit 2
   record    like ready, after writing what it inherited to INI.record (JSON)
 """

@@ -118,7 +118,7 @@ test_minimal(void **state)
 	assert_string_equal(host.pool[0], "0000:3b:02.0");
 	assert_string_equal(host.pool[1], "net_null0,copy=1");
 	assert_int_equal(host.launcher, LV_LAUNCH_AUTO);
-	assert_int_equal(host.start_timeout_ms, 5000);
+	assert_int_equal(host.start_timeout_ms, 10000);
 	assert_string_equal(host.path, "host.conf");
 	for (int d = 0; d < LV_DEF_COUNT; d++)
 		assert_string_equal(host.defaults[d], "");

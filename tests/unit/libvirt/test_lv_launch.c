@@ -206,30 +206,34 @@ test_late_ready(void **state)
 	assert_int_equal(lv_launch_stop(&paths, &host, "vm_late", err, sizeof(err)), 0);
 }
 
-/*
- * A vfrelay without sd_notify support (the one on main until it lands): silent until the
- * timeout, still running: taken as started, and hook.log says so. Flip this test when
- * LV_READY_REQUIRED becomes true.
- */
+/* Running but silent past start_timeout: stuck. Stopped, and the start fails. */
 static void
 test_silent_daemon(void **state)
 {
-	char err[LV_ERR_MAX] = "", path[PATH_MAX + 16], *log;
+	char err[LV_ERR_MAX] = "", ini[PATH_MAX], pidf[PATH_MAX], want[LV_ERR_MAX];
 	uint64_t t0 = now_ms();
+	const char *s;
+	pid_t pid;
 
 	(void)state;
 	host.start_timeout_ms = 800;
 	write_ini("vm_silent", "silent");
-	assert_int_equal(lv_launch_start(&paths, &host, "vm_silent", err, sizeof(err)), 0);
+	assert_int_equal(lv_launch_start(&paths, &host, "vm_silent", err, sizeof(err)), -ETIMEDOUT);
 	assert_true(now_ms() - t0 >= 800);
 	host.start_timeout_ms = 5000;
-	snprintf(path, sizeof(path), "%s/hook.log", paths.log_dir);
-	log = slurp(path);
-	assert_non_null(log);
-	assert_non_null(strstr(log, "instance vm_silent: vfrelay pid "));
-	assert_non_null(strstr(log, "sent no READY=1 within 800 ms and runs: taken as started"));
-	assert_true(lv_launch_pid(&paths, &host, "vm_silent") > 0);
-	assert_int_equal(lv_launch_stop(&paths, &host, "vm_silent", err, sizeof(err)), 0);
+	lv_path_instance(&paths, "vm_silent", ".ini", ini, sizeof(ini));
+	/* "vfrelay (pid N) sent no READY=1 within 800 ms, stopped it; its last line: ..." */
+	assert_int_equal(sscanf(err, "vfrelay (pid %d) ", &pid), 1);
+	s = strchr(err, ')');
+	assert_non_null(s);
+	snprintf(want, sizeof(want),
+		 ") sent no READY=1 within 800 ms, stopped it; its last line: fake vfrelay: %s: "
+		 "mode silent",
+		 ini);
+	assert_string_equal(s, want);
+	wait_gone(pid);
+	lv_path_instance(&paths, "vm_silent", ".pid", pidf, sizeof(pidf));
+	assert_int_not_equal(access(pidf, F_OK), 0);
 }
 
 /*
