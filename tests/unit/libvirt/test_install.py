@@ -54,7 +54,8 @@ def main():
             f'{units}/vfrelay-reconcile.service', f'{sysconfdir}/vfrelay/host.conf.sample',
             f'{sysconfdir}/vfrelay/instance.ini.sample', f'{mandir}/man8/vfrelay.8',
             f'{mandir}/man8/vfrelay-hook.8', f'{mandir}/man8/vfrelay-reconcile.8',
-            f'{mandir}/man5/vfrelay.ini.5']
+            f'{mandir}/man5/vfrelay.ini.5', f'{mandir}/man8/vfrelayctl.8',
+            f'{j(o["datadir"])}/doc/vfrelay/operations.md']
 
     dest = tempfile.mkdtemp(prefix='vfrh-install-')
     try:
@@ -109,7 +110,7 @@ def main():
               f'({(r.stdout + r.stderr).strip()})')
 
         if shutil.which('groff'):
-            for m in [w for w in want if '/man' in w]:
+            for m in [w for w in want if '/man/man' in w]:
                 r = run(['groff', '-man', '-ww', '-Tutf8', '-z', dest + m])
                 check(r.returncode == 0 and not r.stderr.strip(),
                       f'{os.path.basename(m)} renders cleanly {r.stderr.strip()[:300]}')
