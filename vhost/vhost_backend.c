@@ -453,6 +453,19 @@ static const struct rte_vhost_user_extern_ops vhost_backend_extern_ops = {
  * whole messages and reads its replies. librte_vhost does not say which fd a
  * connection is, so find the sockets bound or connected to the relay's path.
  */
+/* Is @p fd's local (or peer's) address the unix socket at @p path? */
+static bool
+vhost_backend_socket_at(int fd, const char *path, bool peer)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int ret = peer ? getpeername(fd, (struct sockaddr *)&sa, &len)
+		       : getsockname(fd, (struct sockaddr *)&sa, &len);
+
+	return ret == 0 && sa.sun_family == AF_UNIX &&
+	       strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0;
+}
+
 static void
 vhost_backend_guard_sockets(const char *path)
 {
@@ -463,8 +476,6 @@ vhost_backend_guard_sockets(const char *path)
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
-		struct sockaddr_un sa;
-		socklen_t len = sizeof(sa);
 		struct stat st;
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
@@ -473,10 +484,8 @@ vhost_backend_guard_sockets(const char *path)
 		    !S_ISSOCK(st.st_mode))
 			continue;
 		/* Server mode: ours is the local address; client mode: the peer's. */
-		if (!((getsockname((int)fd, (struct sockaddr *)&sa, &len) == 0 &&
-		       sa.sun_family == AF_UNIX && strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0) ||
-		      ((len = sizeof(sa)), getpeername((int)fd, (struct sockaddr *)&sa, &len) == 0 &&
-		       sa.sun_family == AF_UNIX && strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0)))
+		if (!vhost_backend_socket_at((int)fd, path, false) &&
+		    !vhost_backend_socket_at((int)fd, path, true))
 			continue;
 		setsockopt((int)fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt((int)fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
