@@ -58,14 +58,15 @@ static const struct hw_ops hw_ops_mlx5 = {
  * igbvf (Intel 82576 VF, QEMU's igb): lab (no per-queue stop; with one the NIC
  * wrote buffers after they were handed back) and source: no rx_queue_stop op;
  * igbvf_dev_stop frees every ring (igb_dev_clear_queues); SRRCTL.BSIZEPKT in
- * 1 KiB units, scatter forced when the frame exceeds it.
+ * 1 KiB units, scatter forced when the frame exceeds it. No RX queue
+ * interrupts: igbvf_eth_dev_ops has no rx_queue_intr_enable (the PF's ops do).
  */
 static const struct hw_ops hw_ops_igbvf = {
 	.name = "igbvf",
 	.known = true,
 	.rx_release = HW_RX_RELEASE_PORT,
 	.rx_buf_align = 1024,
-	.rx_intr = true,
+	.rx_intr = false,
 };
 
 /* ixgbevf (82599/X540 VFs): source. Like igbvf: no queue stop, port stop frees, 1 KiB units. */
@@ -77,7 +78,10 @@ static const struct hw_ops hw_ops_ixgbevf = {
 	.rx_intr = true,
 };
 
-/* Allocate per burst and hold nothing between bursts (null, af_packet): tests. */
+/*
+ * Allocate per burst and hold nothing between bursts (null, af_packet): tests.
+ * No RX queue interrupts (neither PMD gives its queues an interrupt fd).
+ */
 static const struct hw_ops hw_ops_software = {
 	.name = "software",
 	.software = true,
@@ -89,7 +93,10 @@ static const struct hw_ops hw_ops_software = {
 /*
  * tap: tests and source. Fills its ring at queue setup and releases it only at
  * the next setup (not at stop); reads (the kernel writes) only inside rx_burst,
- * into the ring's first buffer without scatter. RX interrupts: its queue fds.
+ * into the ring's first buffer without scatter. RX interrupts: its queue fds
+ * themselves (readable while frames wait; no rx_queue_intr_enable op, nothing
+ * to clear); pmd_rx_burst reads only after the fd's O_ASYNC signal ran
+ * (tap_trigger), which the waiting worker therefore takes itself.
  */
 static const struct hw_ops hw_ops_tap = {
 	.name = "tap",
