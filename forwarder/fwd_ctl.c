@@ -84,6 +84,8 @@ fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_notify_vid, -1);
 	atomic_init(&fq->rx_redirect, -1);
+	atomic_init(&fq->wake_gen, 0);
+	atomic_init(&fq->wake_mode, cfg->idle);
 }
 
 static int
@@ -97,6 +99,8 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 		.mtu = rc->mtu,
 		.rx_ring_size = rc->rx_ring_size,
 		.tx_ring_size = rc->tx_ring_size,
+		/* Woken by the VF when idle, where its PMD can. */
+		.rx_intr = cfg->idle == FWD_IDLE_EVENT,
 	};
 	char why[256];
 	int ret;
@@ -205,8 +209,9 @@ fwd_ctl_setup_workers(struct fwd_instance *inst, char *err, size_t errlen)
 		w->lcore = cfg->lcores[i + 1];
 		w->rcu_id = i;
 		w->qsv = inst->qsv;
-		w->idle_backoff = cfg->idle_backoff;
+		w->idle = cfg->idle;
 		w->idle_sleep_max_us = cfg->idle_sleep_max_us;
+		atomic_init(&w->waker.sleeping, false);
 		atomic_init(&w->stop, false);
 		rte_rcu_qsbr_thread_register(inst->qsv, i);
 	}
@@ -217,8 +222,14 @@ fwd_ctl_setup_workers(struct fwd_instance *inst, char *err, size_t errlen)
 			struct fwd_worker *w = &inst->workers[where[r * FWD_MAX_QUEUES + q]];
 
 			rel->queues[q].lcore = w->lcore;
+			rel->queues[q].waker = &w->waker;
 			w->queues[w->n_queues++] = &rel->queues[q];
 		}
+	}
+	for (unsigned int i = 0; i < inst->n_workers && cfg->idle == FWD_IDLE_EVENT; i++) {
+		ret = fwd_wake_setup(&inst->workers[i], err, errlen);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
@@ -231,6 +242,10 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 
 	memset(inst, 0, sizeof(*inst));
 	inst->cfg = cfg;
+	for (unsigned int i = 0; i < FWD_MAX_LCORES; i++) {
+		inst->workers[i].epfd = -1;
+		inst->workers[i].waker.fd = -1;
+	}
 	/* Before any worker exists: registration must precede the first heavy barrier. */
 	vfr_barrier_init();
 
@@ -261,6 +276,10 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 		struct fwd_relay *r = &inst->relays[i];
 
 		ret = hw_port_start(&r->port, why, sizeof(why));
+		for (uint16_t q = 0; q < r->n_queues && cfg->idle == FWD_IDLE_EVENT; q++)
+			atomic_store_explicit(&r->queues[q].wake_mode,
+					      r->port.rx_intr ? FWD_IDLE_EVENT : FWD_IDLE_BACKOFF,
+					      memory_order_relaxed);
 		if (ret == 0)
 			ret = vhost_backend_register(r, why, sizeof(why));
 		if (ret == 0)
@@ -343,6 +362,8 @@ fwd_ctl_follow_queues(struct fwd_relay *r)
 
 		atomic_store_explicit(&r->queues[i].rx_redirect, to, memory_order_relaxed);
 	}
+	/* A redirecting queue waits on other rings than before. */
+	fwd_relay_wake_workers(r);
 	/* Port control calls are serialised with zero copy's (it may stop the port). */
 	pthread_mutex_lock(&r->zc_lock);
 	ret = hw_port_rss_spread(&r->port, n != 0 ? mask : (1u << r->n_queues) - 1);
@@ -351,6 +372,22 @@ fwd_ctl_follow_queues(struct fwd_relay *r)
 		ret == 0    ? "RSS redirection table follows them"
 		: n != 0 ? "the VF cannot redirect: other queues' frames are copied into them"
 			 : "none: the VF drops what it receives");
+}
+
+/*
+ * What a sleeping worker of @p relay armed from that zero copy may change:
+ * each queue's request and the VF's queues (stopped, started, set up again).
+ */
+static uint64_t
+fwd_ctl_zc_state(struct fwd_relay *relay)
+{
+	uint64_t st = atomic_load_explicit(&relay->port.epoch, memory_order_acquire);
+
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		st ^= (uint64_t)atomic_load_explicit(&relay->queues[i].zc_req,
+						     memory_order_relaxed)
+		      << (32 + 2 * i);
+	return st;
 }
 
 /*
@@ -363,6 +400,7 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 {
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
+		uint64_t before = fwd_ctl_zc_state(relay);
 
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
@@ -388,6 +426,10 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 			if (qsync_ctl_bind(q, vid) != -EAGAIN)
 				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 		}
+		/* A sleeping worker re-arms from the new state (a retry that changed nothing
+		 * wakes nobody). */
+		if (fwd_ctl_zc_state(relay) != before)
+			fwd_relay_wake_workers(relay);
 	}
 }
 
@@ -449,10 +491,18 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 	for (unsigned int i = 0; i < inst->n_relays; i++)
 		vhost_backend_unregister(&inst->relays[i]);
 
-	/* 2. Workers. */
-	for (unsigned int i = 0; i < inst->n_workers; i++)
-		atomic_store_explicit(&inst->workers[i].stop, true, memory_order_relaxed);
+	/* 2. Workers, woken if they sleep. */
+	for (unsigned int i = 0; i < inst->n_workers; i++) {
+		struct fwd_worker *w = &inst->workers[i];
+		static const uint64_t one = 1;
+
+		atomic_store_explicit(&w->stop, true, memory_order_relaxed);
+		if (w->waker.fd >= 0)
+			(void)!write(w->waker.fd, &one, sizeof(one));
+	}
 	rte_eal_mp_wait_lcore();
+	for (unsigned int i = 0; i < inst->n_workers; i++)
+		fwd_wake_release(&inst->workers[i]);
 
 	/* 3. VF ports and their buffers. */
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
