@@ -68,10 +68,11 @@ enum {
 
 /*
  * The longest sleep with nothing to time: a wake-up lost to a PMD whose
- * interrupt does not fire as it should costs at most this (counted as a timer
- * wake-up, which an idle event-mode worker otherwise never has).
+ * interrupt does not fire as it should costs at most this, and shows as a
+ * timer wake-up, which an idle event-mode worker otherwise never counts.
+ * Long, so that tests see a lost wake-up as the failure it is.
  */
-#define FWD_WAKE_SAFETY_US 1000000u
+#define FWD_WAKE_SAFETY_US 10000000u
 
 #define FWD_WAKE_EVENTS 32
 
