@@ -2503,9 +2503,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bind_queue_start_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_port_start_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_dma_map_fails, fx_down),
+		cmocka_unit_test_teardown(test_bind_pa_mode_needs_hugepages, fx_down),
 	};
 	const struct CMUnitTest known_bugs[] = {
-		cmocka_unit_test_teardown(test_bind_pa_mode_needs_hugepages, fx_down),
 		cmocka_unit_test_teardown(test_bug_port_stop_fails_parks_relay, fx_down),
 		cmocka_unit_test_teardown(test_bug_port_wide_rebind_not_retried, fx_down),
 		cmocka_unit_test_teardown(test_bug_stuck_port_neighbour_resumes, fx_down),
