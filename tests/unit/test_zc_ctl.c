@@ -107,6 +107,7 @@
 #define FEATURES     ((1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_F_VERSION_1))
 
 /* vhost-user request ids (librte_vhost's enum is private). */
+#define MSG_SET_FEATURES     2
 #define MSG_SET_MEM_TABLE    5
 #define MSG_SET_VRING_ADDR   9
 #define MSG_SET_VRING_ENABLE 18
@@ -674,7 +675,7 @@ guest_up(int vid, uint16_t posted)
 	assert_int_equal(vh_new_device(vid), 0);
 	for (uint16_t i = 0; i < relay.n_queues; i++) {
 		assert_int_equal(atomic_load(&q(i)->vid), vid);
-		assert_true(atomic_load(&q(i)->zc_rebind));
+		assert_true(atomic_load(&q(i)->zc_rebind) == (qq(i) != NULL));
 	}
 }
 
@@ -2311,6 +2312,54 @@ test_runtime_mode(void **state)
 	assert_zero_copy(0);
 }
 
+/* Dirty logging starts (migration): every queue leaves zero copy, counted once. */
+static void
+test_dirty_logging_quiesces_relay(void **state)
+{
+	const uint64_t log_all = 1ULL << 26; /* VHOST_F_LOG_ALL */
+
+	(void)state;
+	fx_up(&(struct fx){.driver = "net_e1000_igb_vf", .queues = 2});
+	guest_up(0, GUEST_RING);
+	assert_int_equal(qsync_ctl_bind(q(0), 0), 0);
+	nic.log[0] = '\0';
+
+	vh_lock(0);
+	vh_pre_msg(0, MSG_SET_FEATURES, (uint32_t)(FEATURES | log_all),
+		   (uint32_t)((FEATURES | log_all) >> 32));
+	vh.dev[0].features = FEATURES | log_all; /* the handler applies them */
+	vh_unlock(0);
+	assert_string_equal(nic.log, "dev_stop rxq_setup(0,512) dev_start");
+	for (uint16_t i = 0; i < 2; i++) {
+		assert_unbound(i, FWD_ZC_REQ_COPY, QSYNC_FB_live_migration);
+		assert_fallbacks(i, QSYNC_FB_live_migration, 1);
+		assert_true(atomic_load(&q(i)->zc_rebind));
+	}
+	assert_handed_back(0, 1);
+	/* The retries it asked for see the features and stay off, not counted again. */
+	assert_int_equal(qsync_ctl_bind(q(0), 0), -EPERM);
+	assert_int_equal(qsync_ctl_bind(q(1), 0), -EPERM);
+	assert_fallbacks(0, QSYNC_FB_live_migration, 1);
+	assert_int_equal(nic.unmap_calls, 0);
+}
+
+/* zero_copy = off: no queue state, no message hook, nothing a guest can move. */
+static void
+test_zero_copy_off_touches_nothing(void **state)
+{
+	(void)state;
+	fx_up(&(struct fx){.driver = "net_iavf", .zc = FWD_ZC_OFF});
+	assert_null(qq(0));
+	guest_up(0, GUEST_RING);
+	assert_null(vh.dev[0].ext);
+	assert_int_equal(qsync_ctl_bind(q(0), 0), -ENOTSUP);
+	vh_vring_enable(0, 0, 0);
+	vh_disconnect(0);
+	assert_string_equal(nic.log, "");
+	assert_int_equal(vh.mem_table_calls, 0);
+	assert_int_equal(zc_req(0), FWD_ZC_REQ_COPY);
+}
+
 /* ---- the VF or the IOMMU refusing ---- */
 
 static void
@@ -2562,6 +2611,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_second_front_end_refused, fx_down),
 		cmocka_unit_test_teardown(test_notification_owed, fx_down),
 		cmocka_unit_test_teardown(test_runtime_mode, fx_down),
+		cmocka_unit_test_teardown(test_dirty_logging_quiesces_relay, fx_down),
+		cmocka_unit_test_teardown(test_zero_copy_off_touches_nothing, fx_down),
 		cmocka_unit_test_teardown(test_bind_queue_start_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_port_start_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_dma_map_fails, fx_down),
