@@ -249,6 +249,7 @@ qsync_queue_free(struct qsync_queue *qq)
 {
 	if (qq == NULL)
 		return;
+	qsync_vring_destroy(qq->vr); /* a stuck binding's: kept until the VF closed */
 	rte_mempool_free(qq->pool);
 	free(qq);
 }
