@@ -60,6 +60,9 @@ struct fwd_queue {
 	uint16_t tx_retries;
 	unsigned int lcore;
 	struct rte_mempool *pool;     /**< mbufs for guest TX (dequeue copies into them) */
+	/* Frames other VF queues of the relay received while their guest ring was disabled,
+	 * for this queue's guest ring (many producers, this worker consumes). NULL: 1 queue. */
+	struct rte_ring *redirect_in;
 	uint64_t vf_tx_offloads;      /**< offloads enabled on the VF's TX side */
 	bool vf_rx_csum;              /**< the VF marks RX checksums */
 
@@ -75,6 +78,9 @@ struct fwd_queue {
 	_Atomic int zc_notify_vid;
 	/* telemetry: ro */
 	_Atomic int rx_mode;          /**< enum fwd_rx_mode */
+	/* Control: wo, worker: ro. This queue's guest ring is disabled (or the guest has fewer
+	 * queue pairs): what its VF queue still receives goes to queue rx_redirect; -1: no. */
+	_Atomic int rx_redirect;
 
 	/*
 	 * Zero copy; zc is NULL when zero_copy = off. The RX side of a queue
@@ -91,6 +97,10 @@ struct fwd_queue {
 	_Atomic uint32_t zc_reason;   /**< enum qsync_fallback now in force; telemetry: ro */
 	/* Written under relay->zc_lock, telemetry: ro. */
 	uint64_t zc_fallbacks[QSYNC_FB_N];
+
+	/* Worker only: consecutive polls a guest ring had buffers librte_vhost would not take. */
+	uint32_t rx_stuck_polls;
+	uint32_t tx_stuck_polls;
 
 	/* Worker: rw, telemetry: ro. */
 	struct fwd_queue_stats stats __rte_cache_aligned;
@@ -120,6 +130,7 @@ struct fwd_relay {
 	/* vhost-events: wo, telemetry/control: ro. */
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */
 	_Atomic uint64_t connections_refused; /**< further connections while one was attached */
+	_Atomic uint64_t messages_refused;    /**< vhost-user requests refused (see vhost/) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */

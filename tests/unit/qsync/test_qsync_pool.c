@@ -62,9 +62,9 @@ post(uint16_t head, uint32_t len, uint16_t flags)
 static int
 bind_ring(void **state)
 {
-	struct {
+	union {
 		struct rte_vhost_memory m;
-		struct rte_vhost_mem_region r;
+		uint8_t room[sizeof(struct rte_vhost_memory) + sizeof(struct rte_vhost_mem_region)];
 	} mt = {0};
 	struct qsync_vring_params p = {0};
 
