@@ -23,13 +23,16 @@
  *
  * What a process cannot time is forced: a fake called under zc_lock starts
  * the other thread's callback and returns once that thread waits for the
- * lock. There are no workers (zc_busy stays 0, a park returns at once): the
+ * lock; and pthread_mutex_unlock is wrapped so a call can run right after a
+ * thread released zc_lock (the window before destroy_device returns). There
+ * are no workers (zc_busy stays 0, a park returns at once): the
  * test reads the zc_req each queue is left with, and plays the worker's and
  * the NIC's part of a burst itself where a case needs frames.
  *
  * The fakes check on every call, in every case: nothing is handed back to
  * librte_vhost (rte_vhost_set_vring_base) while the NIC holds a buffer of
- * the queue; no guest region is DMA-unmapped while the NIC holds a buffer in
+ * the queue (tap, parked, whose ring goes back at the next setup, is counted
+ * apart); no guest region is DMA-unmapped while the NIC holds a buffer in
  * it; no ring or memory call reaches a device after its destroy_device; the
  * ethdev rules hold (no RX queue setup on a started port without runtime
  * setup, no queue start on a stopped port, no start over a ring that still
