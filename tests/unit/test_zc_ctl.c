@@ -38,10 +38,6 @@
  * setup, no queue start on a stopped port, no start over a ring that still
  * holds buffers). The teardown checks every shell, host mbuf, DMA mapping
  * and file descriptor is back.
- *
- * "--known-bug NAME" runs one case of known_bugs[] instead: each shows an
- * open bug, and the run succeeds only if the case fails (a crash does not
- * count). Once its bug is fixed the run fails: move the case to tests[].
  */
 
 #include <dirent.h>
@@ -1583,7 +1579,7 @@ fx_down(void **state)
 	for (uint16_t i = 0; i < relay.n_queues; i++) {
 		/*
 		 * Freeing dequeues every shell through the pool's ops: a host mbuf each
-		 * (test_bug_pool_free_takes_host_mbufs), or a guest buffer through freed
+		 * (test_pool_free_takes_no_host_mbufs), or a guest buffer through freed
 		 * memory if a binding survived. Make that dequeue harmless here.
 		 */
 		if (q(i)->zc != NULL) {
@@ -2496,14 +2492,14 @@ test_bind_pa_mode_needs_hugepages(void **state)
 		close(fd0);
 }
 
-/* ---- known bugs: each case fails today ---- */
+/* ---- found by this test, fixed since ---- */
 
 /*
  * A port stop that fails during a bind from copy mode: no queue was bound, the
  * port still runs on host buffers, so every queue should go on as before.
  */
 static void
-test_bug_port_stop_fails_parks_relay(void **state)
+test_port_stop_fails_relay_carries_on(void **state)
 {
 	(void)state;
 	fx_up(&(struct fx){.driver = "net_e1000_igb_vf", .queues = 2});
@@ -2520,10 +2516,10 @@ test_bug_port_stop_fails_parks_relay(void **state)
 /*
  * Port-wide, a quiesce of one queue rebinds the others; one whose guest has
  * not reposted enough yet (-EAGAIN) falls to the copy path (with on: parked)
- * and no retry is ever scheduled for it.
+ * and must be retried (it was not: zc_rebind stayed false).
  */
 static void
-test_bug_port_wide_rebind_not_retried(void **state)
+test_port_wide_rebind_retried(void **state)
 {
 	(void)state;
 	fx_up(&(struct fx){.driver = "net_e1000_igb_vf", .queues = 2, .zc = FWD_ZC_ON});
@@ -2545,11 +2541,11 @@ test_bug_port_wide_rebind_not_retried(void **state)
 }
 
 /*
- * Port-wide stuck (queue 0 kept its buffers): queue 1, bound and clean, stays
- * "bound" on a port that was left stopped, and its next bind resumes it.
+ * Port-wide stuck (queue 0 kept its buffers): queue 1, bound and clean, must not
+ * stay "bound" on the port left stopped, nor resume on its next bind (it did).
  */
 static void
-test_bug_stuck_port_neighbour_resumes(void **state)
+test_stuck_port_neighbour_stays_parked(void **state)
 {
 	(void)state;
 	fx_up(&(struct fx){.driver = "net_e1000_igb_vf", .queues = 2});
@@ -2567,9 +2563,9 @@ test_bug_stuck_port_neighbour_resumes(void **state)
 	assert_false(nic.started);
 }
 
-/* ... and the guest leaving restarts the port over the stuck queue's ring. */
+/* ... and the guest leaving must not restart the port over the stuck queue's ring (it did). */
 static void
-test_bug_stuck_port_restarted_on_detach(void **state)
+test_stuck_port_never_restarted(void **state)
 {
 	(void)state;
 	fx_up(&(struct fx){.driver = "net_e1000_igb_vf", .queues = 2});
@@ -2586,12 +2582,12 @@ test_bug_stuck_port_restarted_on_detach(void **state)
 }
 
 /*
- * Freeing a hybrid pool (qsync_queue_free) takes a host mbuf from the relay's
- * pool for every shell: rte_mempool_free() dequeues each element through the
- * pool's ops, and in copy mode the dequeue forwards to the backing pool.
+ * Freeing a hybrid pool (qsync_queue_free) must take no host mbuf from the relay's
+ * pool: rte_mempool_free() dequeues each element through the pool's ops, and the
+ * copy-mode dequeue forwarded that to the backing pool, one mbuf per shell.
  */
 static void
-test_bug_pool_free_takes_host_mbufs(void **state)
+test_pool_free_takes_no_host_mbufs(void **state)
 {
 	unsigned int before;
 
@@ -2641,7 +2637,7 @@ setup(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_bind_none_parks_only, fx_down),
@@ -2675,38 +2671,16 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_bind_port_start_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_dma_map_fails, fx_down),
 		cmocka_unit_test_teardown(test_bind_pa_mode_needs_hugepages, fx_down),
-	};
-	const struct CMUnitTest known_bugs[] = {
-		cmocka_unit_test_teardown(test_bug_port_stop_fails_parks_relay, fx_down),
-		cmocka_unit_test_teardown(test_bug_port_wide_rebind_not_retried, fx_down),
-		cmocka_unit_test_teardown(test_bug_stuck_port_neighbour_resumes, fx_down),
-		cmocka_unit_test_teardown(test_bug_stuck_port_restarted_on_detach, fx_down),
-		cmocka_unit_test_teardown(test_bug_pool_free_takes_host_mbufs, fx_down),
+		cmocka_unit_test_teardown(test_port_stop_fails_relay_carries_on, fx_down),
+		cmocka_unit_test_teardown(test_port_wide_rebind_retried, fx_down),
+		cmocka_unit_test_teardown(test_stuck_port_neighbour_stays_parked, fx_down),
+		cmocka_unit_test_teardown(test_stuck_port_never_restarted, fx_down),
+		cmocka_unit_test_teardown(test_pool_free_takes_no_host_mbufs, fx_down),
 	};
 
 	if (setup() != 0) {
 		fprintf(stderr, "test_zc_ctl: EAL, pools or ring setup failed\n");
 		return 1;
-	}
-	if (argc == 3 && strcmp(argv[1], "--known-bug") == 0) {
-		/* An unknown name would run nothing and pass: say so. */
-		bool found = false;
-
-		for (size_t i = 0; i < RTE_DIM(known_bugs); i++)
-			found |= strcmp(known_bugs[i].name, argv[2]) == 0;
-		if (!found) {
-			fprintf(stderr, "test_zc_ctl: no known bug %s\n", argv[2]);
-			return 2;
-		}
-		cmocka_set_test_filter(argv[2]);
-		/* Inverted here, not by meson's should_fail: a crash must still fail. */
-		if (cmocka_run_group_tests_name("zc_ctl_known_bugs", known_bugs, NULL, NULL) == 0) {
-			fprintf(stderr, "%s passes: its bug is fixed, move it to tests[]\n",
-				argv[2]);
-			return 1;
-		}
-		printf("%s fails as expected: the bug is still open\n", argv[2]);
-		return 0;
 	}
 	return cmocka_run_group_tests_name("zc_ctl", tests, NULL, NULL);
 }
