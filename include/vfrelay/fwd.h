@@ -131,6 +131,9 @@ struct fwd_relay {
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */
 	_Atomic uint64_t connections_refused; /**< further connections while one was attached */
 	_Atomic uint64_t messages_refused;    /**< vhost-user requests refused (see vhost/) */
+	/** Connections that closed before their device ever ran (vhost-events: rw). */
+	_Atomic uint64_t connections_failed;
+	bool conn_ran;                /**< the current connection's device ran (vhost-events) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */
