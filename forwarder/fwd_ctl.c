@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -306,8 +307,6 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 
-		/* Before any bind: a PMD may still hold buffers of a binding gone. */
-		qsync_ctl_reclaim(relay);
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
 			uint32_t want;
@@ -359,6 +358,9 @@ fwd_ctl_run(struct fwd_instance *inst)
 	}
 	VFR_LOG(INFO, "instance %s running: %u relays, %u workers", inst->cfg->name,
 		inst->n_relays, inst->n_workers);
+	/* Every relay's socket is registered and started (listening, or connecting). */
+	fwd_notify("READY=1\nMAINPID=%d\nSTATUS=%u relays, %u workers", (int)getpid(),
+		   inst->n_relays, inst->n_workers);
 
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
 		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
@@ -367,6 +369,7 @@ fwd_ctl_run(struct fwd_instance *inst)
 		nanosleep(&tick, NULL);
 	}
 	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
+	fwd_notify("STOPPING=1");
 	return 0;
 }
 
@@ -391,6 +394,7 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 
 		/* Closing the port returns its buffers: the pools must outlive it. */
 		hw_port_close(&r->port);
+		qsync_ctl_release(r);
 		for (uint16_t q = 0; q < r->n_queues; q++) {
 			qsync_queue_free(r->queues[q].zc);
 			r->queues[q].zc = NULL;

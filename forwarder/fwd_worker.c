@@ -21,13 +21,19 @@
 
 /*
  * A zero-copy capable queue pair follows the control side's request, inside
- * a window the control side can wait for (see struct fwd_queue). TX is in
- * the window too so the port can be stopped; dequeue never blocks.
+ * a window the control side waits for (see struct fwd_queue) — also from
+ * librte_vhost callbacks that hold every vring lock. So nothing in the window
+ * may wait for a vring lock: the zero-copy burst takes none, the guest TX
+ * dequeue only tries, and the copy path's enqueue into the guest (which
+ * waits for the lock) runs after the window. Everything that touches the VF
+ * port is inside, so the control side can stop the port.
  */
 static inline unsigned int
 fwd_queue_poll_zc(struct fwd_queue *q, int vid)
 {
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
 	unsigned int n = 0;
+	uint16_t taken = 0;
 	uint32_t req;
 
 	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
@@ -38,11 +44,14 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid)
 		n = qsync_rx_burst(q, vid);
 	else if (req == FWD_ZC_REQ_COPY &&
 		 atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
-		n = vhost_copy_rx_burst(q, vid);
+		n = taken = vhost_copy_rx_take(q, vid, pkts);
 	if (req != FWD_ZC_REQ_PARK_ALL &&
 	    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
 		n += vhost_copy_tx_burst(q, vid);
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
+	/* Host mbufs: the port may be stopped meanwhile, they stay valid. */
+	if (taken != 0)
+		vhost_copy_rx_give(q, vid, pkts, taken);
 	return n;
 }
 

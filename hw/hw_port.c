@@ -266,6 +266,10 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	}
 	port->n_queues = prm->n_queues;
 	port->nb_rxd = nb_rxd;
+	for (uint16_t q = 0; q < prm->n_queues; q++)
+		port->rxq_size[q] = nb_rxd;
+	port->rx_desc_lim = info.rx_desc_lim;
+	port->runtime_rx_setup = (info.dev_capa & RTE_ETH_DEV_CAPA_RUNTIME_RX_QUEUE_SETUP) != 0;
 	port->mtu = prm->mtu;
 	port->rx_offloads = conf.rxmode.offloads;
 	port->tx_offloads = conf.txmode.offloads;
@@ -299,35 +303,83 @@ hw_port_start(struct hw_port *port, char *err, size_t errlen)
 }
 
 int
-hw_port_rx_reset(struct hw_port *port)
+hw_port_stop(struct hw_port *port)
 {
-	uint16_t pid = port->port_id;
-	int ret;
+	int ret = rte_eth_dev_stop(port->port_id);
 
-	ret = rte_eth_dev_stop(pid);
 	if (ret < 0) {
-		VFR_LOG(ERR, "port %u: cannot stop: %s", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot stop: %s", port->port_id, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = false;
-	for (uint16_t q = 0; q < port->n_queues; q++) {
-		ret = rte_eth_rx_queue_setup(pid, q, port->nb_rxd, rte_eth_dev_socket_id(pid),
-					     &port->rxconf, port->rx_pools[q]);
-		if (ret < 0) {
-			VFR_LOG(ERR, "port %u: RX queue %u setup again failed: %s", pid, q,
-			       rte_strerror(-ret));
-			return ret;
-		}
-	}
-	ret = rte_eth_dev_start(pid);
+	return 0;
+}
+
+int
+hw_port_restart(struct hw_port *port)
+{
+	int ret = rte_eth_dev_start(port->port_id);
+
 	if (ret < 0) {
-		VFR_LOG(ERR, "port %u: cannot start again: %s", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot start again: %s", port->port_id, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = true;
-	rte_eth_promiscuous_enable(pid);
-	rte_eth_allmulticast_enable(pid);
+	/* A stop may reset the filters of some PMDs: set them again. */
+	rte_eth_promiscuous_enable(port->port_id);
+	rte_eth_allmulticast_enable(port->port_id);
 	return 0;
+}
+
+int
+hw_port_rx_queue_stop(struct hw_port *port, uint16_t qid)
+{
+	int ret = rte_eth_dev_rx_queue_stop(port->port_id, qid);
+
+	if (ret < 0)
+		VFR_LOG(ERR, "port %u: cannot stop RX queue %u: %s", port->port_id, qid,
+			rte_strerror(-ret));
+	return ret;
+}
+
+int
+hw_port_rx_queue_start(struct hw_port *port, uint16_t qid)
+{
+	int ret = rte_eth_dev_rx_queue_start(port->port_id, qid);
+
+	if (ret < 0)
+		VFR_LOG(ERR, "port %u: cannot start RX queue %u: %s", port->port_id, qid,
+			rte_strerror(-ret));
+	return ret;
+}
+
+int
+hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd)
+{
+	uint16_t pid = port->port_id;
+	uint16_t n = nb_rxd != 0 ? nb_rxd : port->nb_rxd;
+	int ret;
+
+	ret = rte_eth_rx_queue_setup(pid, qid, n, rte_eth_dev_socket_id(pid), &port->rxconf,
+				     port->rx_pools[qid]);
+	if (ret < 0) {
+		VFR_LOG(ERR, "port %u: RX queue %u setup with %u descriptors failed: %s", pid, qid,
+			n, rte_strerror(-ret));
+		return ret;
+	}
+	port->rxq_size[qid] = n;
+	return 0;
+}
+
+uint16_t
+hw_port_rx_ring_fit(const struct hw_port *port, uint16_t want)
+{
+	const struct rte_eth_desc_lim *lim = &port->rx_desc_lim;
+	uint16_t align = lim->nb_align != 0 ? lim->nb_align : 1;
+	uint16_t n = RTE_MIN(want, lim->nb_max != 0 ? lim->nb_max : UINT16_MAX);
+
+	n = (uint16_t)(n / align * align);
+	return n >= lim->nb_min && n != 0 ? n : 0;
 }
 
 void

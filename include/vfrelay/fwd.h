@@ -39,6 +39,7 @@ struct rte_mempool;
 struct rte_rcu_qsbr;
 struct rte_ring;
 struct fwd_relay;
+struct qsync_mem;
 
 /** Upper bound of the configurable burst; sizes on-stack arrays. */
 #define FWD_BURST_MAX 64
@@ -111,6 +112,10 @@ struct fwd_relay {
 	pthread_mutex_t zc_lock;
 	/* enum fwd_zero_copy in force: config, changed at runtime over telemetry. */
 	_Atomic int zc_mode;
+	/* qsync's, under zc_lock: the guest memory bindings use, and stale tables the VF
+	 * may still hold buffers in. */
+	struct qsync_mem *zc_mem;
+	struct qsync_mem *zc_mem_orphans;
 
 	/* vhost-events: wo, telemetry/control: ro. */
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */

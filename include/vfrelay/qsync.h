@@ -44,9 +44,11 @@ struct rte_mempool;
 	X(iommu_platform)   /* guest IOMMU: 22.11 has no public IOTLB translation */               \
 	X(live_migration)   /* dirty logging on (VHOST_F_LOG_ALL) */                               \
 	X(guest_buf_small)  /* guest posted buffers shorter than header + VF buffer */             \
+	X(guest_ring_small) /* guest RX ring too small for the VF's smallest ring */               \
 	X(mtu_exceeds_buf)  /* a full-MTU frame does not fit one VF buffer */                      \
 	X(vf_no_dma)        /* the VF cannot be given guest memory for DMA */                      \
 	X(vf_holds_buffers) /* the PMD keeps RX buffers and cannot give them back */               \
+	X(vf_unknown)       /* a PMD vfrelay knows nothing of (see vf_quirks) */                   \
 	X(bad_ring)         /* the guest broke the ring protocol */                                \
 	X(bind_failed)      /* memory table or ring unusable */
 
@@ -112,9 +114,11 @@ enum qsync_fallback qsync_check_features(const struct fwd_queue *fq, uint64_t fe
 int qsync_ctl_bind(struct fwd_queue *fq, int vid);
 
 /**
- * Take @p fq off zero copy synchronously: park the worker, stop VF DMA,
- * check every shell is back, hand held descriptors back to the guest, set
- * the vring base, unmap DMA. Safe in any librte_vhost callback.
+ * Take @p fq off zero copy synchronously: park the worker, stop VF DMA (the
+ * queue, or the whole port where the PMD cannot stop one queue), check every
+ * shell is back, hand held descriptors back to the guest, set the vring base.
+ * A VF that keeps shells leaves the queue parked and its memory mapped. Safe
+ * in any librte_vhost callback.
  *
  * @param fq      the queue pair
  * @param reason  counted if not QSYNC_FB_NONE (a fallback, not a teardown)
@@ -126,13 +130,14 @@ void qsync_ctl_quiesce(struct fwd_queue *fq, enum qsync_fallback reason, bool lo
 void qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason, bool locked);
 
 /**
- * A PMD that keeps RX buffers and cannot stop one queue (tap) still holds a
- * shell after a quiesce: @p relay's port must be stopped and its RX queues set
- * up again (which releases them) before those queues are polled again.
- * Control thread only; parks every queue pair of the relay meanwhile.
- * @return true if the relay needed it
+ * The device is going away or its memory table is about to change: quiesce
+ * every queue and let go of the relay's guest memory (its DMA mapping and page
+ * references), except what a VF that kept buffers still needs.
  */
-bool qsync_ctl_reclaim(struct fwd_relay *relay);
+void qsync_ctl_detach(struct fwd_relay *relay, bool locked);
+
+/** Process teardown, after the VF is closed: free what is left (control thread). */
+void qsync_ctl_release(struct fwd_relay *relay);
 
 /**
  * Pass through @p relay's zc_lock: called before librte_vhost applies a
