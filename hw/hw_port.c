@@ -217,6 +217,8 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+		port->rss = true;
+		port->reta_size = info.reta_size;
 	}
 
 	ret = rte_eth_dev_configure(pid, prm->n_queues, prm->n_queues, &conf);
@@ -369,6 +371,32 @@ hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd)
 	}
 	port->rxq_size[qid] = n;
 	return 0;
+}
+
+int
+hw_port_rss_spread(struct hw_port *port, uint32_t queues)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+	uint16_t list[FWD_MAX_QUEUES];
+	uint16_t n = 0;
+	int ret;
+
+	for (uint16_t q = 0; q < port->n_queues; q++)
+		if (queues & (1u << q))
+			list[n++] = q;
+	if (!port->rss || n == 0 || port->reta_size == 0 ||
+	    port->reta_size > RTE_ETH_RSS_RETA_SIZE_512)
+		return -ENOTSUP;
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < port->reta_size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = list[i % n];
+	}
+	ret = rte_eth_dev_rss_reta_update(port->port_id, reta, port->reta_size);
+	if (ret < 0 && ret != -ENOTSUP)
+		VFR_LOG(ERR, "port %u: cannot update the RSS redirection table: %s", port->port_id,
+			rte_strerror(-ret));
+	return ret;
 }
 
 uint16_t

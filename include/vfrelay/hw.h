@@ -72,6 +72,8 @@ struct hw_port {
 	uint16_t mtu;
 	uint64_t rx_offloads;      /**< enabled on the port */
 	uint64_t tx_offloads;      /**< enabled on the port */
+	bool rss;                  /**< RSS spreads frames over the RX queues */
+	uint16_t reta_size;        /**< entries in its redirection table (0: none) */
 	/*
 	 * Bytes the PMD writes per RX buffer whatever the buffer's size, for
 	 * software PMDs that ignore the pool's data room (af_packet: its frame
@@ -141,6 +143,13 @@ int hw_port_rx_queue_start(struct hw_port *port, uint16_t qid);
  * with runtime queue setup. With rx_setup_releases the old ring goes back here.
  */
 int hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd);
+
+/**
+ * Point the VF's RSS redirection table at the RX queues in @p queues (a bit
+ * per queue; at least one): traffic follows the queue pairs the guest uses.
+ * @return 0, -ENOTSUP (single queue, no RSS, or the PMD has no table), -errno
+ */
+int hw_port_rss_spread(struct hw_port *port, uint32_t queues);
 
 /**
  * The largest RX ring size the PMD accepts that is at most @p want, or 0 if

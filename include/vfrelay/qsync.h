@@ -34,6 +34,7 @@
 struct fwd_queue;
 struct fwd_relay;
 struct qsync_queue;
+struct rte_mbuf;
 struct rte_mempool;
 
 /** Why a queue runs the copy path instead; each has a counter rx_zc_fallback_<name>. */
@@ -159,6 +160,16 @@ void qsync_ctl_notify_owed(struct fwd_queue *fq);
  * @return frames taken from the VF
  */
 unsigned int qsync_rx_burst(struct fwd_queue *fq, int vid);
+
+/**
+ * Copy frames that arrived on another VF queue into guest buffers of @p fq's
+ * bound ring (worker, inside the queue's zero-copy window); frees the mbufs.
+ * @return frames taken
+ */
+unsigned int qsync_rx_copy_burst(struct fwd_queue *fq, int vid, struct rte_mbuf **pkts, uint16_t n);
+
+/** Guest buffers @p fq's bound ring has for frames now (worker, inside the window). */
+uint16_t qsync_rx_room(struct fwd_queue *fq);
 
 /** Guest-behaviour counters of a queue (for telemetry). */
 struct qsync_queue_counters {
