@@ -95,7 +95,13 @@ qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 		atomic_store_explicit(&fq->zc_reason, reason, memory_order_relaxed);
 	}
 	atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_COPY, memory_order_relaxed);
-	atomic_store_explicit(&fq->zc_req, on || fq->zc->stuck ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY,
+	/*
+	 * A broken ring (avail index jumped) is not handed to the copy path,
+	 * which would trust the same index: RX stops until the guest resets it.
+	 */
+	atomic_store_explicit(&fq->zc_req,
+			      on || fq->zc->stuck || reason == QSYNC_FB_bad_ring ? FWD_ZC_REQ_PARK
+										 : FWD_ZC_REQ_COPY,
 			      memory_order_seq_cst);
 }
 
@@ -191,13 +197,14 @@ qsync_zc_ring_size(const struct fwd_queue *fq, uint16_t guest_ring)
 /*
  * Buffers the guest must have posted before a bind: what the PMD takes at
  * once when it fills its ring (Linux posts its whole ring when the link comes
- * up), and at least one, whose size says whether zero copy can work at all.
+ * up). A PMD that takes a buffer per frame, or starts from host buffers (tap),
+ * needs none: the datapath validates each buffer as it comes.
  */
 static uint16_t
 qsync_posted_needed(const struct fwd_queue *fq, uint16_t ring)
 {
 	if (!fq->zc->pmd_holds_buffers || fq->relay->port.ops->rx_one_buffer)
-		return 1;
+		return 0;
 	return ring;
 }
 

@@ -24,6 +24,26 @@
 /* The queue this lcore is inside a vhost call for, so guest_notified can count it. */
 static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
 
+/*
+ * librte_vhost stops at a descriptor it refuses (a chain loop, an address
+ * outside guest memory...) and says nothing: the ring stays stuck until the
+ * guest resets it. A ring with buffers posted that gave nothing this many
+ * polls in a row counts as one stuck episode (a message in flight makes it
+ * refuse for a moment too).
+ */
+#define VHOST_COPY_STUCK_POLLS 4096
+
+static inline void
+vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck)
+{
+	if (likely(!stuck)) {
+		*polls = 0;
+		return;
+	}
+	if (++*polls == VHOST_COPY_STUCK_POLLS)
+		(*episodes)++;
+}
+
 /* How librte_vhost (compliant mode) marks a guest's checksum and GSO requests. */
 #define VHOST_COPY_GUEST_OFFLOAD_MASK (RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_LRO)
 
@@ -68,6 +88,7 @@ vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_
 	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 
+	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0);
 	/* Enqueue is in order: the first `sent` frames reached the guest. */
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -119,8 +140,12 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 	RTE_PER_LCORE(vhost_copy_cur) = q;
 	taken = rte_vhost_dequeue_burst(vid, q->qid * 2 + 1, q->pool, pkts, q->burst);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
-	if (taken == 0)
+	if (taken == 0) {
+		vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
+				      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
 		return 0;
+	}
+	q->tx_stuck_polls = 0;
 	n = taken;
 
 	/*

@@ -172,7 +172,7 @@ class HoEnv(V.Env):
 
     def __init__(self, tag, b_mode='server', b_zero_copy='auto', b_opts=None, relay_a=True):
         super().__init__(tag)
-        self.veth_b = V.Veth(f'vfrt-{tag}b', f'vfrt-{tag}2', f'vfrt-{tag}3')
+        self.veth_b = V.Veth(f'{self.name}b', f'{self.name}2', f'{self.name}3')
         self.b_mode = b_mode
         self.b_zero_copy = b_zero_copy
         self.b_opts = b_opts or {}
