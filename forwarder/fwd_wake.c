@@ -48,6 +48,7 @@
 
 #include <vfrelay/barrier.h>
 #include <vfrelay/qsync.h>
+#include <vfrelay/vhost_backend.h>
 
 #include "fwd_priv.h"
 
@@ -299,13 +300,6 @@ fwd_wake_arm_kick(struct fwd_worker *w, unsigned int i, int vid, int r)
 	return true;
 }
 
-/* Would the RX vring's guest buffers be enough now? Copy path: librte_vhost's ring. */
-static uint16_t
-fwd_wake_copy_room(struct fwd_queue *q, int vid)
-{
-	return rte_vhost_avail_entries(vid, q->qid * 2);
-}
-
 /*
  * Arm what can wake the worker for queue pair @p i. @return 0: do not sleep
  * now; UINT32_MAX: nothing to time; else the timer it needs, in microseconds.
@@ -343,13 +337,13 @@ fwd_wake_arm_queue(struct fwd_worker *w, unsigned int i)
 		event = false;
 	}
 	if (rx_on && req == FWD_ZC_REQ_COPY) {
-		uint16_t room = fwd_wake_copy_room(q, vid);
+		uint16_t room = vhost_copy_rx_room(q, vid);
 
 		/* No buffers: the guest's kick says they came; frames meanwhile wait in the VF. */
 		if (room == 0) {
 			if (fwd_wake_arm_kick(w, i, vid, 0)) {
 				rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
-				room = fwd_wake_copy_room(q, vid);
+				room = vhost_copy_rx_room(q, vid);
 			} else {
 				timer = true;
 				event = false;

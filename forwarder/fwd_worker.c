@@ -37,11 +37,6 @@
  * port is inside, so the control side can stop the port.
  */
 /*
- * This queue's guest ring is disabled (or missing): what its VF queue still
- * receives goes to queue @p to, whose worker copies it in. Host mbufs only: a
- * disabled ring is never bound to zero copy.
- */
-/*
  * Frames went into another queue's redirection ring: wake its worker if it
  * sleeps. Dekker with fwd_wake_arm(): we enqueue then read its flag, it sets
  * its flag then looks at its rings, each with a full fence in between.
@@ -56,6 +51,11 @@ fwd_waker_poke_sleeping(struct fwd_waker *wk)
 		(void)!write(wk->fd, &one, sizeof(one));
 }
 
+/*
+ * This queue's guest ring is disabled (or missing): what its VF queue still
+ * receives goes to queue @p to, whose worker copies it in. Host mbufs only: a
+ * disabled ring is never bound to zero copy.
+ */
 static inline unsigned int
 fwd_queue_redirect(struct fwd_queue *q, int to)
 {
@@ -93,14 +93,6 @@ fwd_queue_redirected(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room)
 						   RTE_MIN(room, q->burst), NULL);
 }
 
-static inline uint16_t
-fwd_queue_guest_room(struct fwd_queue *q, int vid)
-{
-	if (likely(q->redirect_in == NULL) || likely(rte_ring_empty(q->redirect_in)))
-		return 0;
-	return rte_vhost_avail_entries(vid, q->qid * 2);
-}
-
 static inline void
 fwd_queue_give_redirected(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -116,9 +108,21 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 	struct rte_mbuf *pkts[FWD_BURST_MAX];
 	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
+	uint16_t room = 0;
 	uint16_t taken = 0;
 	uint16_t n_moved = 0;
+	bool tx_idle = false;
 	uint32_t req;
+
+	/*
+	 * The guest's room on the copy path is read under the vring's lock: before
+	 * the window, on the request as it is now (if it changes meanwhile, the
+	 * window sees the new one and the room is not used).
+	 */
+	if (vid >= 0 &&
+	    atomic_load_explicit(&q->zc_req, memory_order_relaxed) == FWD_ZC_REQ_COPY &&
+	    atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+		room = vhost_copy_rx_room(q, vid);
 
 	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
 	atomic_store_explicit(&q->zc_busy, 1, memory_order_relaxed);
@@ -133,23 +137,34 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 			if (unlikely(taken != 0))
 				n += qsync_rx_copy_burst(q, vid, moved, taken);
 			taken = 0;
-		} else if (req == FWD_ZC_REQ_COPY &&
-			   atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
-			n += taken = vhost_copy_rx_take(q, vid, pkts);
-			n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		} else if (req == FWD_ZC_REQ_COPY && room != 0) {
+			n += taken = vhost_copy_rx_take(q, pkts, room);
+			n_moved = fwd_queue_redirected(q, moved, room - taken);
 		}
 		if (req != FWD_ZC_REQ_PARK_ALL &&
-		    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
-			n += vhost_copy_tx_burst(q, vid);
+		    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed)) {
+			unsigned int t = vhost_copy_tx_burst(q, vid);
+
+			n += t;
+			tx_idle = t == 0;
+		}
 	}
+	/* Ordered before busy = 0: whoever sees the window over sees the give pending. */
+	if (taken != 0 || n_moved != 0)
+		atomic_store_explicit(&q->zc_give, 1, memory_order_relaxed);
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
 	/* Host mbufs: the port may be stopped meanwhile, they stay valid. */
-	if (taken != 0)
-		vhost_copy_rx_give(q, vid, pkts, taken);
-	if (unlikely(n_moved != 0)) {
-		fwd_queue_give_redirected(q, vid, moved, n_moved);
-		n += n_moved;
+	if (taken != 0 || n_moved != 0) {
+		if (taken != 0)
+			vhost_copy_rx_give(q, vid, pkts, taken);
+		if (unlikely(n_moved != 0)) {
+			fwd_queue_give_redirected(q, vid, moved, n_moved);
+			n += n_moved;
+		}
+		atomic_store_explicit(&q->zc_give, 0, memory_order_release);
 	}
+	if (tx_idle)
+		vhost_copy_tx_idle(q, vid);
 	return n;
 }
 
@@ -158,6 +173,7 @@ fwd_queue_poll(struct fwd_queue *q)
 {
 	int vid = atomic_load_explicit(&q->vid, memory_order_acquire);
 	int redirect = atomic_load_explicit(&q->rx_redirect, memory_order_relaxed);
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
 	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
 	uint16_t n_moved;
@@ -169,15 +185,26 @@ fwd_queue_poll(struct fwd_queue *q)
 	if (vid < 0)
 		return n;
 	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
-		n += vhost_copy_rx_burst(q, vid);
-		n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		uint16_t room = vhost_copy_rx_room(q, vid);
+		uint16_t taken = vhost_copy_rx_take(q, pkts, room);
+
+		if (taken != 0) {
+			vhost_copy_rx_give(q, vid, pkts, taken);
+			n += taken;
+		}
+		n_moved = fwd_queue_redirected(q, moved, room - taken);
 		if (unlikely(n_moved != 0)) {
 			fwd_queue_give_redirected(q, vid, moved, n_moved);
 			n += n_moved;
 		}
 	}
-	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
-		n += vhost_copy_tx_burst(q, vid);
+	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed)) {
+		unsigned int t = vhost_copy_tx_burst(q, vid);
+
+		if (t == 0)
+			vhost_copy_tx_idle(q, vid);
+		n += t;
+	}
 	return n;
 }
 

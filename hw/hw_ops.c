@@ -55,11 +55,12 @@ static const struct hw_ops hw_ops_mlx5 = {
 };
 
 /*
- * igbvf (Intel 82576 VF, QEMU's igb): lab (no per-queue stop; with one the NIC
- * wrote buffers after they were handed back) and source: no rx_queue_stop op;
- * igbvf_dev_stop frees every ring (igb_dev_clear_queues); SRRCTL.BSIZEPKT in
- * 1 KiB units, scatter forced when the frame exceeds it. No RX queue
- * interrupts: igbvf_eth_dev_ops has no rx_queue_intr_enable (the PF's ops do).
+ * igbvf (Intel 82576 VF, QEMU's igb): measured in the lab (hwlab pmd_facts) and
+ * matching the source: rx_queue_stop -ENOTSUP (no op: with a claimed one the NIC
+ * wrote buffers after they were handed back); dev_stop frees every ring
+ * (igb_dev_clear_queues); SRRCTL.BSIZEPKT in 1 KiB units, scatter turned on by
+ * the PMD when the frame exceeds it, continuation segments at the headroom of
+ * their own buffer; rx_intr_enable -ENOTSUP.
  */
 static const struct hw_ops hw_ops_igbvf = {
 	.name = "igbvf",

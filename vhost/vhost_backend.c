@@ -68,6 +68,7 @@ enum {
 	VB_MSG_SET_SLAVE_REQ_FD = 21,
 	VB_MSG_GET_INFLIGHT_FD = 31,
 	VB_MSG_SET_INFLIGHT_FD = 32,
+	VB_MSG_LAST = 40, /* VHOST_USER_GET_STATUS: the last request librte_vhost 22.11 knows */
 };
 
 /* A front-end gets this long to finish a message, or to read a reply, before it is cut off. */
@@ -174,6 +175,7 @@ vhost_backend_new_device(int vid)
 	atomic_store_explicit(&relay->features, features, memory_order_relaxed);
 	atomic_store_explicit(&relay->vid, vid, memory_order_release);
 	atomic_fetch_add_explicit(&relay->connects, 1, memory_order_relaxed);
+	relay->conn_ran = true;
 	/* A sleeping worker arms this device's kicks and the VF now. */
 	fwd_relay_wake_workers(relay);
 	vhost_backend_post(relay, FWD_EV_GUEST_UP, vid, nr_vring, 0, features);
@@ -281,6 +283,9 @@ vhost_backend_refuse(struct fwd_relay *relay, uint32_t req, const uint8_t *m)
 	case VB_MSG_SET_INFLIGHT_FD:
 		what = "inflight tracking (not offered)";
 		break;
+	case 0:
+		what = "no such request";
+		break;
 	case VB_MSG_SET_LOG_BASE:
 		/* VhostUserLog: mmap_size, then mmap_offset (u64 each). */
 		memcpy(&log_offset, m + VB_MSG_PAYLOAD_OFF + 8, sizeof(log_offset));
@@ -288,6 +293,8 @@ vhost_backend_refuse(struct fwd_relay *relay, uint32_t req, const uint8_t *m)
 			what = "a dirty log at a nonzero offset";
 		break;
 	default:
+		if (req > VB_MSG_LAST)
+			what = "no such request";
 		break;
 	}
 	if (what == NULL)
@@ -553,6 +560,7 @@ vhost_backend_new_connection(int vid)
 		atomic_store_explicit(&relay->queues[i].rx_enabled, false, memory_order_relaxed);
 		atomic_store_explicit(&relay->queues[i].tx_enabled, false, memory_order_relaxed);
 	}
+	relay->conn_ran = false;
 	atomic_store_explicit(&vb_conns[vid], relay, memory_order_release);
 	atomic_store_explicit(&relay->conn_vid, vid, memory_order_release);
 	VFR_LOG(INFO, "%s: connection %d accepted", relay->cfg->name, vid);
@@ -568,6 +576,9 @@ vhost_backend_destroy_connection(int vid)
 
 	if (relay == NULL)
 		return;
+	/* A front-end that gave up, or sent what librte_vhost refuses before our hooks. */
+	if (!relay->conn_ran)
+		atomic_fetch_add_explicit(&relay->connections_failed, 1, memory_order_relaxed);
 	atomic_store_explicit(&vb_conns[vid], NULL, memory_order_release);
 	atomic_compare_exchange_strong_explicit(&relay->conn_vid, &expected, -1,
 						memory_order_acq_rel, memory_order_relaxed);

@@ -57,16 +57,20 @@ vhost_copy_count_notification(void)
 }
 
 uint16_t
-vhost_copy_rx_take(struct fwd_queue *q, int vid, struct rte_mbuf **pkts)
+vhost_copy_rx_room(struct fwd_queue *q, int vid)
 {
-	uint16_t room;
+	return rte_vhost_avail_entries(vid, q->qid * 2);
+}
+
+uint16_t
+vhost_copy_rx_take(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room)
+{
 	uint16_t n;
 
 	/*
 	 * Never take more from the VF than the guest has posted: what the guest
 	 * cannot take stays in the VF ring and drops there, not in host memory.
 	 */
-	room = rte_vhost_avail_entries(vid, q->qid * 2);
 	if (room == 0)
 		return 0;
 	n = rte_eth_rx_burst(q->port_id, q->qid, pkts, RTE_MIN(room, q->burst));
@@ -110,7 +114,7 @@ unsigned int
 vhost_copy_rx_burst(struct fwd_queue *q, int vid)
 {
 	struct rte_mbuf *pkts[FWD_BURST_MAX];
-	uint16_t n = vhost_copy_rx_take(q, vid, pkts);
+	uint16_t n = vhost_copy_rx_take(q, pkts, vhost_copy_rx_room(q, vid));
 
 	if (n != 0)
 		vhost_copy_rx_give(q, vid, pkts, n);
@@ -140,11 +144,8 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 	RTE_PER_LCORE(vhost_copy_cur) = q;
 	taken = rte_vhost_dequeue_burst(vid, q->qid * 2 + 1, q->pool, pkts, q->burst);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
-	if (taken == 0) {
-		vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
-				      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
+	if (taken == 0)
 		return 0;
-	}
 	q->tx_stuck_polls = 0;
 	n = taken;
 
@@ -197,4 +198,12 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
 	return taken;
+}
+
+void
+vhost_copy_tx_idle(struct fwd_queue *q, int vid)
+{
+	/* avail_entries waits for the vring lock: never inside a zero-copy busy window. */
+	vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
+			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
 }

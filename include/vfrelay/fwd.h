@@ -113,6 +113,13 @@ struct fwd_queue {
 	struct qsync_queue *zc;
 	_Atomic uint32_t zc_req;      /**< enum fwd_zc_req; control: wo, worker: ro */
 	_Atomic uint32_t zc_busy;     /**< worker: wo, control: ro */
+	/*
+	 * The worker is giving the guest frames it took in copy mode (librte_vhost's
+	 * enqueue, after the window: it may wait for the vring's lock). Set inside the
+	 * window, cleared when the enqueue returns. A bind must not start while it is
+	 * set: the enqueue writes the ring zero copy is about to own. worker: wo.
+	 */
+	_Atomic uint32_t zc_give;
 	_Atomic uint32_t zc_want_copy; /**< enum qsync_fallback; worker: wo, control: rw */
 	atomic_bool zc_rebind;        /**< a (re)bind should be tried; vhost: wo, control: rw */
 	_Atomic uint32_t zc_reason;   /**< enum qsync_fallback now in force; telemetry: ro */
@@ -152,6 +159,9 @@ struct fwd_relay {
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */
 	_Atomic uint64_t connections_refused; /**< further connections while one was attached */
 	_Atomic uint64_t messages_refused;    /**< vhost-user requests refused (see vhost/) */
+	/** Connections that closed before their device ever ran (vhost-events: rw). */
+	_Atomic uint64_t connections_failed;
+	bool conn_ran;                /**< the current connection's device ran (vhost-events) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */
