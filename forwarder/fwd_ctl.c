@@ -9,9 +9,11 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +32,27 @@
 
 #include "fwd_priv.h"
 
-/* Lock-free C11 atomics are async-signal-safe. */
+/* Lock-free C11 atomics and write(2) are async-signal-safe. */
 static atomic_int fwd_ctl_signal;
+static const struct fwd_waker *fwd_ctl_signal_waker;
 
 static void
 fwd_ctl_on_signal(int sig)
 {
 	atomic_store_explicit(&fwd_ctl_signal, sig, memory_order_relaxed);
+	/* Any thread may take the signal: the control thread's sleep ends either way. */
+	fwd_waker_wake(fwd_ctl_signal_waker);
 }
+
+/*
+ * What the control thread waits for between rounds: a retry of a bind or of
+ * an owed interrupt comes soon; otherwise only someone writing its eventfd
+ * wakes it (an idle instance's control thread then costs nothing), with a
+ * long timeout for what sets a flag without writing (a worker busy forwarding
+ * while asking for a fallback).
+ */
+#define FWD_CTL_RETRY_MS 20
+#define FWD_CTL_IDLE_MS 1000
 
 /*
  * Enough mbufs for every VF RX ring, every TX ring in flight and one burst
@@ -246,9 +261,17 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 	for (unsigned int i = 0; i < FWD_MAX_LCORES; i++) {
 		inst->workers[i].epfd = -1;
 		inst->workers[i].waker.fd = -1;
+		inst->workers[i].ctl = &inst->ctl_waker;
 	}
 	/* Before any worker exists: registration must precede the first heavy barrier. */
 	vfr_barrier_init();
+
+	inst->ctl_waker.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (inst->ctl_waker.fd < 0) {
+		snprintf(err, errlen, "[vfrelay] eal: cannot create an eventfd: %s",
+			 strerror(errno));
+		return -errno;
+	}
 
 	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
 					    rte_socket_id(), RING_F_SC_DEQ);
@@ -271,6 +294,7 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 		.events = inst->events,
 		.events_lost = &inst->events_lost,
 		.qsv = inst->qsv,
+		.ctl_fd = inst->ctl_waker.fd,
 	});
 
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
@@ -396,9 +420,11 @@ fwd_ctl_zc_state(struct fwd_relay *relay)
  * in a librte_vhost callback: binding parks a worker that may be blocked on
  * a vring lock a callback holds.
  */
-static void
+static bool
 fwd_ctl_zc_service(struct fwd_instance *inst)
 {
+	bool pending = false;
+
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 		uint64_t before = fwd_ctl_zc_state(relay);
@@ -423,7 +449,7 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 				continue;
 			}
-			/* -EAGAIN: a vhost message is in flight; try again next tick. */
+			/* -EAGAIN: a vhost message is in flight; try again next round. */
 			if (qsync_ctl_bind(q, vid) != -EAGAIN)
 				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 		}
@@ -431,17 +457,36 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 		 * wakes nobody). */
 		if (fwd_ctl_zc_state(relay) != before)
 			fwd_relay_wake_workers(relay);
+		for (uint16_t i = 0; i < relay->n_queues; i++) {
+			const struct fwd_queue *q = &relay->queues[i];
+
+			if (atomic_load_explicit(&q->zc_rebind, memory_order_relaxed) ||
+			    atomic_load_explicit(&q->zc_notify_vid, memory_order_relaxed) >= 0)
+				pending = true;
+		}
 	}
+	return pending;
+}
+
+/* Sleep until someone leaves work, or @p ms pass. */
+static void
+fwd_ctl_wait(struct fwd_instance *inst, int ms)
+{
+	struct pollfd pfd = {.fd = inst->ctl_waker.fd, .events = POLLIN};
+	uint64_t cnt;
+
+	if (poll(&pfd, 1, ms) > 0)
+		(void)!read(inst->ctl_waker.fd, &cnt, sizeof(cnt));
 }
 
 int
 fwd_ctl_run(struct fwd_instance *inst)
 {
 	struct sigaction sa = {.sa_handler = fwd_ctl_on_signal};
-	const struct timespec tick = {.tv_nsec = 20 * 1000 * 1000};
 	struct fwd_event ev;
 	int ret;
 
+	fwd_ctl_signal_waker = &inst->ctl_waker;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -474,8 +519,7 @@ fwd_ctl_run(struct fwd_instance *inst)
 		for (unsigned int r = 0; r < inst->n_relays; r++)
 			if (follow & (1u << r))
 				fwd_ctl_follow_queues(&inst->relays[r]);
-		fwd_ctl_zc_service(inst);
-		nanosleep(&tick, NULL);
+		fwd_ctl_wait(inst, fwd_ctl_zc_service(inst) ? FWD_CTL_RETRY_MS : FWD_CTL_IDLE_MS);
 	}
 	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
 	fwd_notify("STOPPING=1");
@@ -535,4 +579,8 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 	inst->qsv = NULL;
 	rte_ring_free(inst->events);
 	inst->events = NULL;
+	fwd_ctl_signal_waker = NULL;
+	if (inst->ctl_waker.fd >= 0)
+		close(inst->ctl_waker.fd);
+	inst->ctl_waker.fd = -1;
 }

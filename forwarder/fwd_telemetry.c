@@ -366,6 +366,7 @@ fwd_telemetry_zero_copy_locked(struct fwd_instance *inst, const char *params,
 		atomic_store_explicit(&r->queues[i].zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
 		atomic_store_explicit(&r->queues[i].zc_rebind, true, memory_order_release);
 	}
+	fwd_waker_wake(&inst->ctl_waker);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "relay", r->cfg->name);
 	rte_tel_data_add_dict_string(d, "zero_copy", fwd_zero_copy_str(zc));

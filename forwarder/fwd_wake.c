@@ -326,6 +326,10 @@ fwd_wake_arm_queue(struct fwd_worker *w, unsigned int i)
 
 	wq->armed = 0;
 	wq->armed_vid = vid;
+	/* Zero copy asked for the copy path (qsync, while forwarding): tell the control side. */
+	if (q->zc != NULL &&
+	    atomic_load_explicit(&q->zc_want_copy, memory_order_relaxed) != QSYNC_FB_NONE)
+		fwd_waker_wake(w->ctl);
 	/* The timer of a queue that moved packets since the last sleep starts over. */
 	if (moved != wq->moved) {
 		wq->moved = moved;

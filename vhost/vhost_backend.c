@@ -111,6 +111,16 @@ vhost_backend_relay_by_path(const char *path)
 	return NULL;
 }
 
+/* The control thread has work (an event, a bind to try, an interrupt a quiesce owes). */
+static void
+vhost_backend_wake_ctl(void)
+{
+	static const uint64_t one = 1;
+
+	if (vb_env.ctl_fd >= 0)
+		(void)!write(vb_env.ctl_fd, &one, sizeof(one));
+}
+
 static void
 vhost_backend_post(const struct fwd_relay *relay, uint32_t type, int vid, uint16_t vring,
 		   uint16_t enable, uint64_t features)
@@ -126,15 +136,23 @@ vhost_backend_post(const struct fwd_relay *relay, uint32_t type, int vid, uint16
 
 	if (rte_ring_mp_enqueue_elem(vb_env.events, &ev, sizeof(ev)) != 0)
 		atomic_fetch_add_explicit(vb_env.events_lost, 1, memory_order_relaxed);
+	vhost_backend_wake_ctl();
 }
 
 static void
 vhost_backend_want_rebind(struct fwd_relay *relay, int qid)
 {
-	for (uint16_t i = 0; i < relay->n_queues; i++)
-		if (relay->queues[i].zc != NULL && (qid < 0 || qid == i))
+	bool any = false;
+
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		if (relay->queues[i].zc != NULL && (qid < 0 || qid == i)) {
 			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
 					      memory_order_release);
+			any = true;
+		}
+	}
+	if (any)
+		vhost_backend_wake_ctl();
 }
 
 static int
@@ -354,6 +372,8 @@ vhost_backend_pre_msg(int vid, void *msg)
 		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues) {
 			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
 			fwd_queue_wake_worker(&relay->queues[index / 2]);
+			/* The interrupt the quiesce could not send under the locks. */
+			vhost_backend_wake_ctl();
 		} else {
 			qsync_ctl_sync(relay);
 		}

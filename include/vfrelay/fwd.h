@@ -189,6 +189,7 @@ struct fwd_worker {
 	struct fwd_waker waker;
 	uint32_t storm_us;            /**< worker only: rationing of wake-ups that find nothing */
 
+	struct fwd_waker *ctl;        /**< the control thread's: work a sleeping worker leaves it */
 	atomic_bool stop;             /**< control: wo, worker: ro */
 	struct fwd_lcore_stats stats __rte_cache_aligned; /**< worker: rw, telemetry: ro */
 };
@@ -202,6 +203,9 @@ struct fwd_instance {
 	struct fwd_worker workers[FWD_MAX_LCORES];
 	struct rte_rcu_qsbr *qsv;     /**< workers report quiescence once per loop */
 	struct rte_ring *events;      /**< vhost-events -> control thread (struct fwd_event) */
+	/* The control thread sleeps on it: whoever leaves it work (an event, a bind to try, a
+	 * fallback a worker asks for, a signal) writes it. */
+	struct fwd_waker ctl_waker;
 	_Atomic uint64_t events_lost; /**< ring full: only logging suffers */
 };
 
@@ -222,6 +226,17 @@ struct fwd_event {
 	uint64_t features;
 };
 
+/** Wake whoever sleeps on @p wk (an eventfd write: never blocks; async-signal-safe). */
+static inline void
+fwd_waker_wake(const struct fwd_waker *wk)
+{
+	static const uint64_t one = 1;
+
+	/* EAGAIN only at a counter near 2^64: a wake-up is pending then anyway. */
+	if (wk != NULL && wk->fd >= 0)
+		(void)!write(wk->fd, &one, sizeof(one));
+}
+
 /**
  * @p q's worker must re-read the queue's state before it sleeps again, and wake
  * if it sleeps. Any thread, also librte_vhost callbacks holding vring locks:
@@ -230,12 +245,8 @@ struct fwd_event {
 static inline void
 fwd_queue_wake_worker(struct fwd_queue *q)
 {
-	static const uint64_t one = 1;
-
 	atomic_fetch_add_explicit(&q->wake_gen, 1, memory_order_release);
-	/* EAGAIN only at a counter near 2^64: a wake-up is pending then anyway. */
-	if (q->waker != NULL && q->waker->fd >= 0)
-		(void)!write(q->waker->fd, &one, sizeof(one));
+	fwd_waker_wake(q->waker);
 }
 
 /** fwd_queue_wake_worker() for every queue pair of @p relay. */
