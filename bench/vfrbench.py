@@ -109,6 +109,22 @@ def git_describe(rev=None):
         return 'unknown'
 
 
+def import_matplotlib():
+    """matplotlib.pyplot with the Agg backend; Debian's python3-matplotlib is installed
+    with apt-get when it is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        log('installing python3-matplotlib (apt-get)')
+        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+        subprocess.run(['apt-get', 'install', '-y', '-q', 'python3-matplotlib'], check=True,
+                       env=env, stdout=subprocess.DEVNULL)
+        import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def cpu_model():
     with contextlib.suppress(OSError):
         with open('/proc/cpuinfo') as f:

@@ -6,7 +6,7 @@
 copy (its guest ring served by qsync, whose kicks qsync arms itself).
 
   a  idle: the worker falls asleep and stays asleep (its loop stops turning) and
-     the whole process uses less than CPU_BOUND of a core over 5 s;
+     the whole process uses less than 0.5 % of a core over 5 s;
   b  wakes on a frame from the VF side: 20 frames, each 50 ms after the last came
      back, all back byte-exact, each one a VF wake-up, no timer wake-up;
   c  loses nothing across sleep/wake cycles: 30 bursts of up to 64 frames with
@@ -33,9 +33,9 @@ GUEST = sys.argv[2] if len(sys.argv) > 2 else os.environ.get(
     'VFR_GUEST', os.path.join(V.BUILD_DIR, 'tests', 'guest', 'vfr-guest'))
 TAG = 'evidz' if VARIANT == 'zc' else 'evid'
 TAP = V.name(TAG) + '0'
-# Measured here: ~0.05 % of a core (the control thread's 20 ms tick, telemetry). A
-# polling worker uses 100 %, the old back-off 1.2-1.5 %.
-CPU_BOUND = 0.02
+# Measured here: under 0.01 % of a core (librte_vhost's once-a-second threads). A
+# polling worker uses 100 %, the old back-off 1.2-1.5 %; the bound is generous for noise.
+CPU_BOUND = 0.005
 VFR_ETHERTYPE = b'\x88\xb5'
 
 
@@ -59,7 +59,7 @@ def part_idle(env):
     V.log(f'  5 s idle: process CPU {100 * share:.3f} % of a core; worker {d}')
     V.check(d['iterations'] < 50, f'the worker loop stayed asleep ({d["iterations"]} '
             'iterations in 5 s)')
-    V.check(share < CPU_BOUND, f'process CPU {100 * share:.3f} % < {100 * CPU_BOUND:.0f} %')
+    V.check(share < CPU_BOUND, f'process CPU {100 * share:.3f} % < {100 * CPU_BOUND:.1f} %')
 
 
 def part_vf_wake(env, port):
