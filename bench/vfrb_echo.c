@@ -106,13 +106,14 @@ static int
 ve_port_init(uint16_t port, struct rte_mempool *mp)
 {
 	struct rte_eth_conf conf = {.intr_conf = {.rxq = 1}};
+	int socket = rte_eth_dev_socket_id(port);
 	int ret;
 
 	ret = rte_eth_dev_configure(port, 1, 1, &conf);
 	if (ret == 0)
-		ret = rte_eth_rx_queue_setup(port, 0, VE_RING, rte_eth_dev_socket_id(port), NULL, mp);
+		ret = rte_eth_rx_queue_setup(port, 0, VE_RING, socket, NULL, mp);
 	if (ret == 0)
-		ret = rte_eth_tx_queue_setup(port, 0, VE_RING, rte_eth_dev_socket_id(port), NULL);
+		ret = rte_eth_tx_queue_setup(port, 0, VE_RING, socket, NULL);
 	if (ret == 0)
 		ret = rte_eth_dev_start(port);
 	if (ret == 0)

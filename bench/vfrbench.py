@@ -284,13 +284,13 @@ def anchor_cmd(sock, null_args, queues=1):
             f'--rxq={queues}', f'--txq={queues}', '--total-num-mbufs=16384']
 
 
-def relay_config(sock, null_args, zero_copy, queues=1, extra_eal=''):
+def relay_config(sock, null_args, zero_copy, queues=1, extra_eal='', idle='poll'):
     return '\n'.join([
         '[vfrelay]',
         f'name = {RELAY_PREFIX}',
         f'lcores = {RELAY_LCORES}',
         f'eal = --no-huge --no-pci -m 512 {extra_eal}'.rstrip(),
-        'idle_backoff = off',
+        f'idle = {idle}',
         '',
         '[relay net0]',
         f'vf = {null_args}',
