@@ -44,6 +44,7 @@ struct fwd_wake_queue {
 	int vf_fd;            /* our duplicate of the VF RX queue's interrupt fd, -1 */
 	uint32_t vf_epoch;    /* port epoch it was taken at */
 	bool vf_eventfd;      /* it counts interrupts (VFIO): read it to clear */
+	bool vf_signals;      /* O_ASYNC: the PMD counts its signals (tap) */
 	bool vf_in_set;       /* waited on (else masked in the epoll set) */
 	uint8_t armed;        /* FWD_WAKE_ARMED_* */
 	int armed_vid;        /* device the guest kicks were armed on */

@@ -185,18 +185,27 @@ fwd_wake_is_eventfd(int fd)
  * A PMD that learns of frames from the fd's O_ASYNC signal (tap: its rx_burst
  * reads nothing until its signal handler ran since the last burst) must have
  * that signal run before the woken worker polls: the kernel sends it before
- * it wakes epoll, so send it to the worker thread itself, not to the process
- * (where a thread on a busy CPU might take it late, and the frame would wait
- * for the next wake-up).
+ * it wakes epoll, so while the worker sleeps the signal goes to the worker
+ * thread itself, not to the process (where a thread on a busy CPU might take
+ * it late, and the frame would wait for the next wake-up). While it polls,
+ * the process takes them again as before: a signal per frame is not for the
+ * thread that forwards them.
  */
 static void
-fwd_wake_own_signals(int fd)
+fwd_wake_own_signals(int fd, bool worker)
 {
-	struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = gettid()};
+	struct f_owner_ex owner = {.type = worker ? F_OWNER_TID : F_OWNER_PID,
+				   .pid = worker ? gettid() : getpid()};
+
+	fcntl(fd, F_SETOWN_EX, &owner);
+}
+
+static bool
+fwd_wake_signals(int fd)
+{
 	int fl = fcntl(fd, F_GETFL);
 
-	if (fl >= 0 && (fl & O_ASYNC))
-		fcntl(fd, F_SETOWN_EX, &owner);
+	return fl >= 0 && (fl & O_ASYNC);
 }
 
 /* Take the vrings' kick fds again if the device or its fds changed (RCU online). */
@@ -273,8 +282,7 @@ fwd_wake_arm_vf(struct fwd_worker *w, unsigned int i, bool want)
 		wq->vf_epoch = epoch;
 		wq->vf_in_set = wq->vf_fd >= 0;
 		wq->vf_eventfd = wq->vf_fd >= 0 && fwd_wake_is_eventfd(wq->vf_fd);
-		if (wq->vf_fd >= 0)
-			fwd_wake_own_signals(wq->vf_fd);
+		wq->vf_signals = wq->vf_fd >= 0 && fwd_wake_signals(wq->vf_fd);
 	}
 	if (wq->vf_fd < 0)
 		return false;
@@ -283,6 +291,8 @@ fwd_wake_arm_vf(struct fwd_worker *w, unsigned int i, bool want)
 	ret = rte_eth_dev_rx_intr_enable(q->port_id, q->qid);
 	if (ret != 0 && ret != -ENOTSUP)
 		return false;
+	if (wq->vf_signals)
+		fwd_wake_own_signals(wq->vf_fd, true);
 	wq->armed |= FWD_WAKE_ARMED_VF;
 	return true;
 }
@@ -497,6 +507,8 @@ fwd_wake_disarm_vf(struct fwd_worker *w, unsigned int i)
 	struct fwd_wake_queue *wq = &w->wake[i];
 
 	rte_eth_dev_rx_intr_disable(q->port_id, q->qid);
+	if (wq->vf_signals)
+		fwd_wake_own_signals(wq->vf_fd, false);
 	/* VFIO counts interrupts in an eventfd: clear it, as DPDK's own epoll path does. */
 	if ((wq->armed & FWD_WAKE_FIRED_VF) && wq->vf_eventfd) {
 		uint64_t cnt;
