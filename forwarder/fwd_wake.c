@@ -394,8 +394,11 @@ fwd_wake_arm_queue(struct fwd_worker *w, unsigned int i)
 			/* A NIC may hold guest buffers of its own to fill. */
 			want_vf = true;
 		}
-		if (!again && (req == FWD_ZC_REQ_COPY || req == FWD_ZC_REQ_ZERO_COPY) &&
-		    !fwd_wake_arm_vf(w, i, want_vf)) {
+		if (req != FWD_ZC_REQ_COPY && req != FWD_ZC_REQ_ZERO_COPY) {
+			/* Parked: nobody takes the VF's frames; they must not wake us either (the
+			 * control side wakes us when it is done). Only the set changes. */
+			fwd_wake_vf_in_set(w, i, false);
+		} else if (!again && !fwd_wake_arm_vf(w, i, want_vf)) {
 			timer = true;
 			event = false;
 		}
