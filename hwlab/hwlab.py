@@ -67,6 +67,7 @@ import vfrtest as V  # noqa: E402  (qemutest put tests/integration on the path)
 import wire as W  # noqa: E402
 
 GUEST = os.environ.get('VFR_GUEST', os.path.join(V.BUILD_DIR, 'tests', 'guest', 'vfr-guest'))
+PMDPROBE = os.environ.get('HWLAB_PMDPROBE', os.path.join(V.BUILD_DIR, 'hwlab', 'hwlab-pmdprobe'))
 
 CACHE = os.environ.get('HWLAB_CACHE', os.path.expanduser('~/.cache/vfrelay/hwlab'))
 QEMU_PACKAGES = ['qemu-system-x86', 'qemu-system-data', 'qemu-system-common', 'seabios']
@@ -526,7 +527,8 @@ def run_scenario(l1, name, mode, timeout=600):
     d = os.path.join(l1.scratch, name)
     shutil.rmtree(d, ignore_errors=True)
     env = ' '.join(f'{k}={v}' for k, v in (('VFRELAY', V.VFRELAY), ('VFR_GUEST', GUEST),
-                                           ('VFR_BUILD_DIR', V.BUILD_DIR)))
+                                           ('VFR_BUILD_DIR', V.BUILD_DIR),
+                                           ('HWLAB_PMDPROBE', PMDPROBE)))
     cmd = f'{env} /usr/bin/python3 {HERE}/l1lab.py {name} --mode {mode} --dir {d}'
     t0 = time.monotonic()
     cid = l1.agent.submit(cmd)

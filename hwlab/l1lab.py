@@ -35,6 +35,7 @@ import wire as W  # noqa: E402
 BUILD = os.environ.get('VFR_BUILD_DIR', os.path.join(ROOT, 'build'))
 VFRELAY = os.environ.get('VFRELAY', os.path.join(BUILD, 'forwarder', 'vfrelay'))
 GUEST = os.environ.get('VFR_GUEST', os.path.join(BUILD, 'tests', 'guest', 'vfr-guest'))
+PMDPROBE = os.environ.get('HWLAB_PMDPROBE', os.path.join(BUILD, 'hwlab', 'hwlab-pmdprobe'))
 PF_IF = 'eth0'
 VF_MAC = '52:54:00:77:10:00'
 GUEST_MAC = '52:54:00:77:20:02'   # vfr-guest echoes with the MACs swapped: any works
@@ -139,8 +140,10 @@ def kernel_lines(since):
 
 
 class Lab:
-    def __init__(self, name, mode, d):
-        self.name, self.mode, self.dir = name, mode, d
+    def __init__(self, name, mode, d, mtu=1500, rx_ring=None):
+        self.name, self.mode, self.dir, self.mtu = name, mode, d, mtu
+        self.rx_ring = rx_ring          # vfrelay rx_ring_size (None: its default)
+        self.sizes = f'60-{mtu + 14}'   # every frame size the MTU allows, no VLAN
         self.procs = []
         self.checks = []
         self.data = {'scenario': name, 'mode': mode, 'timings': {}}
@@ -170,7 +173,9 @@ class Lab:
 
     # -- processes --------------------------------------------------------------
 
-    def relay_config(self, mtu=1500, zero_copy='auto', rx_ring_size=None, queues=1):
+    def relay_config(self, mtu=None, zero_copy='auto', rx_ring_size=None, queues=1):
+        mtu = mtu or self.mtu
+        rx_ring_size = rx_ring_size or self.rx_ring
         lines = ['[vfrelay]', f'name = {RELAY_NAME}', 'lcores = 0,1',
                  f'eal = -a {self.vf} --huge-unlink', '', '[relay net0]', f'vf = {self.vf}',
                  f'vhost = {self.sock}', 'vhost_mode = client', f'zero_copy = {zero_copy}',
@@ -189,12 +194,13 @@ class Lab:
         self.procs.append(self.relay)
         return self.relay
 
-    def start_guest(self, mtu=1500, mbuf_size=MBUF_1536, mode='rx,echo', huge=None,
+    def start_guest(self, mtu=None, mbuf_size=MBUF_1536, mode='rx,echo', huge=None,
                     extra=(), queues=1):
         """vfr-guest on virtio_user (server: vfrelay connects). PA mode (or @huge) puts
         its memory on hugepages: zero copy there needs physically contiguous buffers."""
         self.n_guests += 1
         n = self.n_guests
+        mtu = mtu or self.mtu
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
         huge = self.mode == 'pa' if huge is None else huge
@@ -261,15 +267,26 @@ class Lab:
         V.wait_until(pred, timeout, 'vfrelay to attach the guest', interval=0.3)
 
     def wait_mode(self, mode, timeout=30):
-        """Wait until q0 reports @mode; returns (reached, last stats of q0)."""
+        """Wait until q0 reports @mode; returns (reached, last stats of q0). Waiting for
+        zero copy ends early once the queue names a fallback reason for 2 s: it is
+        decided (mtu_exceeds_buf does not go away by itself)."""
         last = {}
+        decided = [None]
 
         def pred():
             nonlocal last
             if not self.relay.alive():
                 raise V.Fail(f'{self.relay.name} exited with {self.relay.p.returncode}')
             last = self.q0()
-            return last.get('mode') == mode
+            if last.get('mode') == mode:
+                return True
+            if mode == 'zero-copy' and last.get('zc_state', 'none') != 'none':
+                decided[0] = decided[0] or time.monotonic()
+                if time.monotonic() - decided[0] > 2:
+                    raise V.Fail('fallback decided')
+            else:
+                decided[0] = None
+            return False
         try:
             V.wait_until(pred, timeout, f'q0 mode {mode}', interval=0.3)
             return True, last
@@ -300,7 +317,11 @@ class Lab:
         p.out = out
         return p
 
-    def finish(self, p, timeout=300):
+    def finish(self, p, timeout=300, stop=False):
+        """The result of a PF stream; stop=True ends it first (SIGTERM: it stops sending,
+        waits for the last echoes and reports)."""
+        if stop and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
         try:
             _, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -495,12 +516,12 @@ def sc_zc_mtu1500(lab):
 def sc_zc_bigbuf(lab):
     """MTU 1500 with larger guest buffers (2060-byte descriptors): zero copy on, every
     byte right, at most the tails copied."""
-    _zc_traffic(lab, 1500, MBUF_BIG, None, 4000, 1000, exact_tails=False)
+    _zc_traffic(lab, lab.mtu, MBUF_BIG, None, 4000, 1000, exact_tails=False)
     lab.check_relay_logs()
 
 
 def _echo_phase(lab, flow, count, what, rate=1500):
-    pf = lab.pf_stream(flow, count, rate, '60-1514', echo=True)
+    pf = lab.pf_stream(flow, count, rate, lab.sizes, echo=True)
     res = lab.finish(pf)
     lab.expect_eq(res['echo_bad'], 0, f'{what}: echoes that differ')
     lab.expect_eq(res['echoed'], res['sent'], f'{what}: every frame echoed intact')
@@ -518,7 +539,7 @@ def sc_guest_kill(lab):
     ok, st = lab.wait_mode('zero-copy', 30)
     lab.expect(ok, 'zero copy engaged before the kill', f'{st.get("mode")}/{st.get("zc_state")}')
     lab.probes()
-    bg = lab.pf_stream(1, 40000, 1200, '60-1514')
+    bg = lab.pf_stream(1, 40000, 1200, lab.sizes)
     time.sleep(6)
     before = lab.q0()
     log(f'==> SIGKILL {g1.name} under traffic (q0 rx_zc_packets {before.get("rx_zc_packets")})')
@@ -535,9 +556,7 @@ def sc_guest_kill(lab):
     ok, st = lab.wait_mode('zero-copy', 30)
     lab.expect(ok, 'zero copy engaged again for the new guest',
                f'{st.get("mode")}/{st.get("zc_state")}')
-    bg.terminate()
-    with contextlib.suppress(Exception):
-        bg.communicate(timeout=10)
+    lab.finish(bg, stop=True)
     time.sleep(1)
     lab.probes()
     _echo_phase(lab, 2, 4000, 'after the reconnect')
@@ -558,25 +577,26 @@ def sc_mode_switch(lab):
     ok, st = lab.wait_mode('zero-copy', 30)
     lab.expect(ok, 'zero copy engaged at start', f'{st.get("mode")}/{st.get("zc_state")}')
     lab.probes()
-    pf = lab.pf_stream(1, 24000, 1200, '60-1514', echo=True)
+    pf = lab.pf_stream(1, 200000, 1200, lab.sizes, echo=True)
     phases = []
     for mode, want in (('off', 'copy'), ('on', 'zero-copy'), ('auto', 'zero-copy'),
                        ('off', 'copy'), ('auto', 'zero-copy')):
-        time.sleep(2.5)
+        time.sleep(2)
         a = lab.q0()
         lab.set_zc(mode)
-        reached, b = lab.wait_mode(want, 15)
-        time.sleep(2.5)
+        reached, b = lab.wait_mode(want, 10)
+        time.sleep(2)
         c = lab.q0()
-        d = delta(b, c, ('rx_zc_packets', 'rx_copy_packets'))
+        d = delta(b, c, ('rx_packets', 'rx_zc_packets', 'rx_copy_packets'))
         phases.append({'mode': mode, 'reached': reached, 'zc_state': c.get('zc_state'), **d})
         lab.expect(reached, f'zero_copy={mode}: q0 mode {want}', f'{c.get("mode")}/'
                    f'{c.get("zc_state")}')
         moved = d['rx_zc_packets'] if want == 'zero-copy' else d['rx_copy_packets']
-        lab.expect(moved > 0, f'zero_copy={mode}: frames go through the {want} path', d)
+        lab.expect(moved > 0 and moved == d['rx_packets'],
+                   f'zero_copy={mode}: every frame goes through the {want} path', d)
         lab.expect(c['rx_packets'] > a['rx_packets'], f'zero_copy={mode}: traffic flows')
     lab.data['phases'] = phases
-    res = lab.finish(pf)
+    res = lab.finish(pf, stop=True)
     lab.expect_eq(res['echo_bad'], 0, 'echoes that differ')
     lab.expect_eq(res['echo_dup'], 0, 'duplicate echoes')
     lab.data['echo_lost_total'] = res['echo_lost']
@@ -598,7 +618,7 @@ def sc_relay_kill(lab):
     ok, st = lab.wait_mode('zero-copy', 30)
     lab.expect(ok, 'zero copy engaged before the kill', f'{st.get("mode")}/{st.get("zc_state")}')
     lab.probes()
-    bg = lab.pf_stream(1, 40000, 1200, '60-1514')
+    bg = lab.pf_stream(1, 40000, 1200, lab.sizes)
     time.sleep(6)
     lab.data['q0_at_kill'] = lab.q0()
     log('==> SIGKILL vfrelay under traffic')
@@ -617,9 +637,7 @@ def sc_relay_kill(lab):
     ok, st = lab.wait_mode('zero-copy', 30)
     lab.expect(ok, 'zero copy engaged again after the restart',
                f'{st.get("mode")}/{st.get("zc_state")}')
-    bg.terminate()
-    with contextlib.suppress(Exception):
-        bg.communicate(timeout=10)
+    lab.finish(bg, stop=True)
     time.sleep(1)
     lab.probes()
     _echo_phase(lab, 2, 4000, 'after the restart')
@@ -639,7 +657,7 @@ def sc_memtable(lab):
     lab.expect(ok, 'zero copy engaged before the growth', f'{st.get("mode")}/'
                f'{st.get("zc_state")}')
     lab.probes()
-    pf = lab.pf_stream(1, 30000, 1200, '60-1514', echo=True)
+    pf = lab.pf_stream(1, 30000, 1200, lab.sizes, echo=True)
     V.wait_until(lambda: g.log_text().count('grow-mem') >= 2 or not g.alive(), 60,
                  'two growths', interval=0.5)
     time.sleep(3)
@@ -659,6 +677,43 @@ def sc_memtable(lab):
     lab.check_relay_logs()
 
 
+def sc_pmd_facts(lab):
+    """What net_e1000_igb_vf does, measured with hwlab-pmdprobe (the quirk table's
+    evidence): 1500-byte mbuf rooms, MTU 1500, frames of 60, 1000, 1024, 1100, 1514 B."""
+    out = os.path.join(lab.dir, 'pmdprobe.json')
+    cmd = [PMDPROBE, '-l', '0,1', '--file-prefix=hwl-probe', '-a', lab.vf, '--', '1500',
+           '1500', '12']
+    log(f'==> {" ".join(cmd)}')
+    probe = subprocess.Popen(cmd, stdout=open(out, 'w'), stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # EAL and the port under TCG
+    sizes = [60, 1000, 1024, 1100, 1514]
+    pf = lab.pf_stream(1, len(sizes), 20, ','.join(map(str, sizes)))
+    lab.finish(pf)
+    _, err = probe.communicate(timeout=60)
+    try:
+        facts = json.load(open(out))
+    except (OSError, ValueError):
+        lab.expect(False, 'hwlab-pmdprobe reported', err.strip()[-600:])
+        return
+    lab.data['pmd_facts'] = facts
+    log('  facts: ' + json.dumps(facts))
+    by_len = {f['pkt_len']: f for f in facts.get('frames', [])}
+    lab.expect_eq(facts.get('driver'), 'net_e1000_igb_vf', 'driver')
+    lab.expect_eq(sorted(by_len), sizes, 'every probe frame received')
+    # The room is 1500 bytes, the device got SRRCTL.BSIZEPKT = 1 (1 KiB units, floored):
+    # a 1100-byte frame comes in 1024 + 76.
+    seg = by_len.get(1100, {}).get('segs', [])
+    lab.expect([s[1] for s in seg] == [1024, 76], 'RX buffer programmed in 1 KiB units '
+               '(1100 B in a 1500 B room arrives as 1024 + 76)', seg)
+    lab.expect(len(seg) == 2 and seg[1][0] == 128, 'a continuation segment starts at the '
+               'headroom of its own buffer (data_off 128), like the first', seg)
+    lab.expect_eq(facts.get('rx_queue_stop'), -95, 'rx_queue_stop (-ENOTSUP: no per-queue stop)')
+    lab.expect_eq(facts.get('mbufs_in_ring_after_stop'), 0, 'dev_stop gives every ring mbuf '
+                  'back')
+    lab.data['rx_intr'] = {k: facts.get(k) for k in ('configure_with_rxq_intr', 'rx_intr_ctl_q',
+                                                     'rx_intr_enable', 'intr_wakeups')}
+
+
 SCENARIOS = {
     'zc_mtu1000': sc_zc_mtu1000,
     'zc_mtu1500': sc_zc_mtu1500,
@@ -667,22 +722,28 @@ SCENARIOS = {
     'mode_switch': sc_mode_switch,
     'relay_kill': sc_relay_kill,
     'memtable': sc_memtable,
+    'pmd_facts': sc_pmd_facts,
 }
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('scenario', choices=sorted(SCENARIOS))
+    ap.add_argument('scenario', help='NAME, NAME@MTU or NAME@MTU:RX_RING_SIZE: ' +
+                    ' '.join(sorted(SCENARIOS)))
     ap.add_argument('--mode', choices=['iommu', 'pa'], required=True)
     ap.add_argument('--dir', required=True)
     a = ap.parse_args()
+    name, _, variant = a.scenario.partition('@')
+    mtu, _, ring = variant.partition(':')
+    if name not in SCENARIOS or not all(x.isdigit() for x in (mtu, ring) if x):
+        ap.error(f'unknown scenario {a.scenario!r}')
     os.makedirs(a.dir, exist_ok=True)
-    lab = Lab(a.scenario, a.mode, a.dir)
+    lab = Lab(a.scenario, a.mode, a.dir, mtu=int(mtu or 1500), rx_ring=int(ring or 0) or None)
     rc = 0
     try:
         lab.vf = vf_setup(a.mode)
         lab.mark('vf_ready')
-        SCENARIOS[a.scenario](lab)
+        SCENARIOS[name](lab)
     except V.Fail as e:
         lab.expect(False, f'scenario ran to its end ({e})')
     except Exception:  # noqa: BLE001 - reported, the host prints it

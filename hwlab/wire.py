@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -226,6 +227,10 @@ def main():
         sizes = [int(x) for x in a.sizes.split(',')]
     port = PfPort(a.iface)
     st = Stream(port, mac_bytes(a.dst), a.flow, a.count, a.rate, sizes, echo=a.echo)
+
+    def stop(*_):
+        st.stop_req = True  # SIGTERM: stop sending, collect the last echoes, report
+    signal.signal(signal.SIGTERM, stop)
     res = st.run()
     line = json.dumps(res)
     if a.out:
