@@ -45,6 +45,9 @@ GUEST_BUF = 1536                   # Linux's smallest mergeable RX buffer
 MBUF_1536 = GUEST_BUF + 128 - 12   # vfr-guest data room giving 1536-byte descriptors
 MBUF_BIG = 2176                    # DPDK's default: 2060-byte descriptors
 PROBE_TYPE = 0x88b6                # not vfr-guest's ethertype: counted in rx_other only
+# uio_pci_generic on a VF: a VF has no INTx, and EAL's first read of the uio fd at
+# probe fails. Not vfrelay's; vfrelay polls and needs no interrupt.
+PA_EAL_NOISE = 'EAL: Error reading from file descriptor'
 BAD_LOG = ('CRIT', 'shells still held', 'still inside', 'cannot restart the VF RX queue',
            'EAL: Error', 'Segmentation', 'PANIC', 'Assertion', 'Aborted')
 
@@ -208,7 +211,7 @@ class Lab:
         report = os.path.join(self.dir, f'guest{n}.json')
         cmd = [GUEST, '--lcores=0@0', '--no-pci', f'--file-prefix=hwl-g{n}'] + mem + [
             f'--vdev=net_virtio_user0,path={self.sock},server=1,queues={queues},mrg_rxbuf=1,'
-            'queue_size=256', '--', '--mode', mode, '--mbuf-size', str(mbuf_size),
+            f'queue_size=256{",cq=1" if queues > 1 else ""}', '--', '--mode', mode, '--mbuf-size', str(mbuf_size),
             '--mtu', str(mtu), '--report', report, '--queues', str(queues)] + list(extra)
         log(f'==> vfr-guest #{n}: mtu {mtu}, {mbuf_size - 128 + 12}-byte buffers, '
             f'{"hugepages" if huge else "4 KiB pages"} {" ".join(extra)}')
@@ -253,6 +256,22 @@ class Lab:
 
     def q0(self):
         return self.stats()['q0']
+
+    def wait_mode_q(self, q, mode, timeout=30):
+        """Wait until queue @q reports @mode; returns (reached, its last stats)."""
+        last = {}
+
+        def pred():
+            nonlocal last
+            if not self.relay.alive():
+                raise V.Fail(f'{self.relay.name} exited with {self.relay.p.returncode}')
+            last = self.stats()[q]
+            return last.get('mode') == mode
+        try:
+            V.wait_until(pred, timeout, f'{q} mode {mode}', interval=0.3)
+            return True, last
+        except V.Fail:
+            return False, last
 
     def set_zc(self, mode):
         r = V.telemetry(RELAY_NAME, f'/vfrelay/zero_copy,net0,{mode}')
@@ -385,7 +404,8 @@ class Lab:
             if not p.name.startswith('vfrelay'):
                 continue
             bad += [f'{p.name}: {ln.strip()}' for ln in p.log_text().splitlines()
-                    if any(b in ln for b in BAD_LOG) and not any(a in ln for a in allow)]
+                    if any(b in ln for b in BAD_LOG) and not any(a in ln for a in allow)
+                    and not (self.mode == 'pa' and PA_EAL_NOISE in ln)]
         self.data['relay_bad_lines'] = bad[:20]
         self.expect(not bad, 'vfrelay logs: no CRIT, "shells still held", assertion or crash',
                     bad[:5] if bad else None)
@@ -397,6 +417,7 @@ class Lab:
         self.data['dmar_lines'] = dmar[:40]
         self.data['dmar_count'] = len(dmar)
         self.data['kernel_bad'] = bad[:20]
+        self.data['kernel_lines'] = lines[:300]
         self.expect_eq(len(dmar), 0, 'DMAR fault lines in L1\'s kernel log')
         self.expect(not bad, 'no BUG/Oops/WARNING in L1\'s kernel log', bad[:3] or None)
 
@@ -472,8 +493,10 @@ def _zc_traffic(lab, mtu, mbuf, rx_ring_size, pf_count, wire_count, exact_tails,
     lab.check_guest(rep, 'guest', allow_gap=True)
     got = (rep or {}).get('rx_ok')
     lab.expect_eq(got, d['rx_packets'], 'guest rx_ok == q0 rx_packets (nothing lost in vfrelay)')
-    lab.expect_eq((rep or {}).get('rx_gap'), n - d['rx_packets'],
-                  'guest rx_gap == frames the VF never delivered')
+    # (a lost frame at the end of a flow leaves no gap: <=, not ==)
+    lab.expect((rep or {}).get('rx_gap', -1) in range(n - d['rx_packets'] + 1),
+               f'guest rx_gap <= {n - d["rx_packets"]} frames the VF never delivered',
+               (rep or {}).get('rx_gap'))
     lab.expect_eq((rep or {}).get('rx_reorder'), 0, 'guest rx_reorder')
     lab.expect(n - d['rx_packets'] <= n // 100, 'at most 1 % lost in the NIC',
                n - d['rx_packets'])
@@ -524,7 +547,11 @@ def _echo_phase(lab, flow, count, what, rate=1500):
     pf = lab.pf_stream(flow, count, rate, lab.sizes, echo=True)
     res = lab.finish(pf)
     lab.expect_eq(res['echo_bad'], 0, f'{what}: echoes that differ')
-    lab.expect_eq(res['echoed'], res['sent'], f'{what}: every frame echoed intact')
+    lab.expect_eq(res['echo_dup'], 0, f'{what}: duplicate echoes')
+    # igbvf counts no drops: a frame the NIC dropped under TCG is an echo that never
+    # comes. Allow 1 % of those; every echo that came is compared byte for byte.
+    lab.expect(res['echoed'] >= res['sent'] * 99 // 100,
+               f'{what}: at least 99 % of {res["sent"]} frames echoed', res['echoed'])
     return res
 
 
@@ -591,9 +618,16 @@ def sc_mode_switch(lab):
         phases.append({'mode': mode, 'reached': reached, 'zc_state': c.get('zc_state'), **d})
         lab.expect(reached, f'zero_copy={mode}: q0 mode {want}', f'{c.get("mode")}/'
                    f'{c.get("zc_state")}')
-        moved = d['rx_zc_packets'] if want == 'zero-copy' else d['rx_copy_packets']
-        lab.expect(moved > 0 and moved == d['rx_packets'],
-                   f'zero_copy={mode}: every frame goes through the {want} path', d)
+        ring = lab.rx_ring or 1024
+        if want == 'zero-copy':
+            # Frames already in host buffers the VF ring held at bind are copied: at most
+            # one ring of them, the rest zero copy.
+            lab.expect(d['rx_zc_packets'] > 0 and d['rx_copy_packets'] <= ring,
+                       f'zero_copy={mode}: frames go through zero copy (at most {ring} '
+                       'copied from the ring filled before the bind)', d)
+        else:
+            lab.expect(d['rx_copy_packets'] > 0 and d['rx_zc_packets'] == 0,
+                       f'zero_copy={mode}: frames go through the copy path, none zero copy', d)
         lab.expect(c['rx_packets'] > a['rx_packets'], f'zero_copy={mode}: traffic flows')
     lab.data['phases'] = phases
     res = lab.finish(pf, stop=True)
@@ -646,10 +680,60 @@ def sc_relay_kill(lab):
     lab.check_relay_logs()
 
 
+def sc_mq_disable(lab):
+    """Done when: two queue pairs in zero copy, the guest disables pair 1 mid-stream (what
+    `ethtool -L combined 1` does; vfr-guest --queues-at 1@SEC): q0 keeps running zero copy
+    with every byte right, no DMAR fault (q1's unbind must not unmap memory q0's ring
+    uses), no shell of q1 handed back while the VF holds it. QEMU's igb delivers every
+    frame to VF queue 0 (the PF gives the VF's pool no RSS), so q1 holds shells but never
+    receives: the stream is all on q0."""
+    g = lab.start_guest(queues=2, extra=['--queues-at', '1@9'])
+    lab.start_relay(queues=2)
+    lab.wait_relay_running()
+    lab.wait_guest_ready(g)
+    ok0, st0 = lab.wait_mode_q('q0', 'zero-copy', 30)
+    ok1, st1 = lab.wait_mode_q('q1', 'zero-copy', 10)
+    lab.expect(ok0 and ok1, 'zero copy engaged on q0 and q1',
+               f'q0 {st0.get("mode")}/{st0.get("zc_state")}, q1 {st1.get("mode")}/'
+               f'{st1.get("zc_state")}')
+    lab.probes()
+    pf = lab.pf_stream(1, 200000, 1200, lab.sizes, echo=True)
+    V.wait_until(lambda: 'queues-at' in g.log_text().split('vfr-guest: ready')[-1] or
+                 not g.alive(), 40, 'the guest to disable pair 1', interval=0.5)
+    lab.mark('pair1_disabled')
+    time.sleep(2)
+    st = lab.stats()
+    lab.data['after_disable'] = {q: {k: st[q].get(k) for k in ('mode', 'zc_state', 'rx_enabled',
+                                                               'zc_shells_held')}
+                                 for q in ('q0', 'q1')}
+    lab.expect(st['q1'].get('rx_enabled') == 0, 'q1 disabled in vfrelay', st['q1'].get(
+        'rx_enabled'))
+    a = lab.q0()
+    time.sleep(4)
+    b = lab.q0()
+    lab.expect(b.get('mode') == 'zero-copy' and b['rx_zc_packets'] > a['rx_zc_packets'],
+               'q0 still zero copy and carrying the stream after pair 1 went',
+               (b.get('mode'), b['rx_zc_packets'] - a['rx_zc_packets']))
+    res = lab.finish(pf, stop=True)
+    lab.expect_eq(res['echo_bad'], 0, 'echoes that differ')
+    lab.expect_eq(res['echo_dup'], 0, 'duplicate echoes')
+    lab.expect(res['echoed'] >= res['sent'] * 99 // 100, 'at least 99 % of the frames echoed',
+               (res['echoed'], res['sent']))
+    rep = lab.stop_guest(g)
+    lab.check_guest(rep, 'guest', allow_gap=True)
+    lab.expect(rep is not None and rep.get('active_queues') == 1 and
+               rep.get('queues_at') == 0, 'the guest ran on one pair after --queues-at',
+               rep and (rep.get('active_queues'), rep.get('queues_at')))
+    lab.expect(rep is not None and rep.get('per_queue_rx', [0, 0])[1] == 0,
+               'VF queue 1 received nothing (all frames on queue 0)',
+               rep and rep.get('per_queue_rx'))
+    lab.check_relay_logs()
+
+
 def sc_memtable(lab):
     """Done when: the guest re-sends its memory table under zero-copy traffic (vfr-guest
     --grow-mem on hugepages): quiesce, remap, rebind, every byte right, no DMAR fault."""
-    g = lab.start_guest(huge=True, extra=['--grow-mem', '64@14', '--grow-mem', '32@20'])
+    g = lab.start_guest(huge=True, extra=['--grow-mem', '64@9', '--grow-mem', '32@13'])
     lab.start_relay()
     lab.wait_relay_running()
     lab.wait_guest_ready(g)
@@ -657,15 +741,21 @@ def sc_memtable(lab):
     lab.expect(ok, 'zero copy engaged before the growth', f'{st.get("mode")}/'
                f'{st.get("zc_state")}')
     lab.probes()
-    pf = lab.pf_stream(1, 30000, 1200, lab.sizes, echo=True)
-    V.wait_until(lambda: g.log_text().count('grow-mem') >= 2 or not g.alive(), 60,
+    pf = lab.pf_stream(1, 200000, 1200, lab.sizes, echo=True)
+    V.wait_until(lambda: g.log_text().count('vfr-guest: grow-mem') >= 2 or not g.alive(), 60,
                  'two growths', interval=0.5)
-    time.sleep(3)
+    lab.mark('grown')
     ok, st = lab.wait_mode('zero-copy', 20)
     lab.expect(ok, 'zero copy engaged again after the growths',
                f'{st.get("mode")}/{st.get("zc_state")}')
-    res = lab.finish(pf)
+    a = lab.q0()
+    time.sleep(3)
+    b = lab.q0()
+    lab.expect(b['rx_zc_packets'] > a['rx_zc_packets'], 'zero copy carries the stream after '
+               'the growths', b['rx_zc_packets'] - a['rx_zc_packets'])
+    res = lab.finish(pf, stop=True)
     lab.expect_eq(res['echo_bad'], 0, 'echoes that differ')
+    lab.expect_eq(res['echo_dup'], 0, 'duplicate echoes')
     rep = lab.stop_guest(g)
     lab.check_guest(rep, 'guest', allow_gap=True)
     grows = (rep or {}).get('grows', [])
@@ -722,6 +812,7 @@ SCENARIOS = {
     'mode_switch': sc_mode_switch,
     'relay_kill': sc_relay_kill,
     'memtable': sc_memtable,
+    'mq_disable': sc_mq_disable,
     'pmd_facts': sc_pmd_facts,
 }
 
