@@ -397,7 +397,17 @@ class L1:
                      'QEMU to create its sockets')
         if not self.proc.alive():
             raise Fail(f'QEMU exited with {self.proc.p.returncode}: {self.proc.tail(10)}')
-        self.agent = Q.Agent(self.agent_path, self)
+
+        def connect():
+            # The socket file exists from bind(); QEMU listens a moment later.
+            try:
+                return Q.Agent(self.agent_path, self)
+            except ConnectionRefusedError:
+                if not self.proc.alive():
+                    raise Fail(f'QEMU exited with {self.proc.p.returncode}: '
+                               f'{self.proc.tail(10)}') from None
+                return None
+        self.agent = V.wait_until(connect, 30, 'QEMU to accept on the agent socket')
         return self
 
     def wait_ready(self, timeout=240):
@@ -659,7 +669,7 @@ def main(argv):
                         'list (hwlab/meson.build)')
             elif got == 'fail':
                 log(f'  (known failure) failed checks: {failed[:8]}')
-    except (Fail, V.Fail) as e:
+    except (Fail, V.Fail, OSError) as e:
         log(f'FAIL: {e}')
         print('----- L1 console, last 60 lines -----')
         print('\n'.join(l1.console_text().splitlines()[-60:]), flush=True)

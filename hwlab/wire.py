@@ -134,6 +134,7 @@ class Stream:
         self.echo_bad = 0
         self.echo_dup = 0
         self.lost = 0            # echoes given up on (window reopened)
+        self._lost_below = 0     # ... all of them for seqs below this
         self.problems = []
         self.stop_req = False
         self._seen = bytearray(count)
@@ -153,6 +154,8 @@ class Stream:
             return
         self._seen[seq] = 1
         self.echoed += 1
+        if seq < self._lost_below and self.lost > 0:
+            self.lost -= 1  # late, not lost: it counts against the window again
         if data != self._expect(seq):
             self.echo_bad += 1
             if len(self.problems) < 5:
@@ -184,6 +187,7 @@ class Stream:
                     # No echo for 200 ms with the window full: those frames are lost (a
                     # drop in the NIC, a guest being killed). Counted; sending goes on.
                     self.lost += self._outstanding()
+                    self._lost_below = self.sent
                     last_echo = time.monotonic()
             else:
                 time.sleep(max(0.0, min(0.002, (self.sent + 1) / self.rate - (now - t0))))
