@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -23,12 +24,11 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <vfrelay/barrier.h>
 #include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
 #include "fwd_priv.h"
-
-struct fwd_instance *fwd_current;
 
 /* Lock-free C11 atomics are async-signal-safe. */
 static atomic_int fwd_ctl_signal;
@@ -37,24 +37,6 @@ static void
 fwd_ctl_on_signal(int sig)
 {
 	atomic_store_explicit(&fwd_ctl_signal, sig, memory_order_relaxed);
-}
-
-struct fwd_relay *
-fwd_instance_relay_by_path(struct fwd_instance *inst, const char *path)
-{
-	for (unsigned int i = 0; i < inst->n_relays; i++)
-		if (strcmp(inst->relays[i].cfg->vhost, path) == 0)
-			return &inst->relays[i];
-	return NULL;
-}
-
-struct fwd_relay *
-fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name)
-{
-	for (unsigned int i = 0; i < inst->n_relays; i++)
-		if (strcmp(inst->relays[i].cfg->name, name) == 0)
-			return &inst->relays[i];
-	return NULL;
 }
 
 /*
@@ -79,9 +61,8 @@ fwd_ctl_create_pool(const struct fwd_relay_config *rc, uint16_t burst, uint32_t 
 }
 
 static void
-fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
+fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q)
 {
-	const struct fwd_config *cfg = fwd_current->cfg;
 	struct fwd_queue *fq = &r->queues[q];
 
 	fq->relay = r;
@@ -101,6 +82,8 @@ fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
 	atomic_init(&fq->zc_want_copy, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_rebind, false);
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
+	atomic_init(&fq->zc_notify_vid, -1);
+	atomic_init(&fq->rx_redirect, -1);
 }
 
 static int
@@ -122,6 +105,7 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	r->index = idx;
 	r->n_queues = rc->queues;
 	atomic_init(&r->vid, -1);
+	atomic_init(&r->conn_vid, -1);
 	atomic_init(&r->zc_mode, rc->zero_copy);
 	pthread_mutex_init(&r->zc_lock, NULL);
 	r->port.port_id = RTE_MAX_ETHPORTS;
@@ -145,7 +129,7 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	for (uint16_t q = 0; q < rc->queues; q++) {
 		uint16_t buf_size;
 
-		fwd_ctl_init_queue(r, q);
+		fwd_ctl_init_queue(cfg, r, q);
 		if (rc->zero_copy == FWD_ZC_OFF)
 			continue;
 		/* A software PMD writing a fixed amount needs that much; a NIC what we program. */
@@ -168,6 +152,19 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	if (ret < 0) {
 		snprintf(err, errlen, "[relay %s] %s", rc->name, why);
 		return ret;
+	}
+	for (uint16_t q = 0; q < rc->queues && rc->queues > 1; q++) {
+		char name[RTE_RING_NAMESIZE];
+
+		/* Room for a burst from every other queue, a few times over. */
+		snprintf(name, sizeof(name), "vfr_rd_%u_%u", idx, q);
+		r->queues[q].redirect_in =
+			rte_ring_create(name, 1024, rte_socket_id(), RING_F_SC_DEQ);
+		if (r->queues[q].redirect_in == NULL) {
+			snprintf(err, errlen, "[relay %s] queues: cannot allocate a ring: %s",
+				 rc->name, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
 	}
 	for (uint16_t q = 0; q < rc->queues; q++) {
 		r->queues[q].port_id = r->port.port_id;
@@ -234,9 +231,8 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 
 	memset(inst, 0, sizeof(*inst));
 	inst->cfg = cfg;
-	fwd_current = inst;
 	/* Before any worker exists: registration must precede the first heavy barrier. */
-	fwd_barrier_init();
+	vfr_barrier_init();
 
 	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
 					    rte_socket_id(), RING_F_SC_DEQ);
@@ -255,6 +251,11 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 	ret = fwd_ctl_setup_workers(inst, err, errlen);
 	if (ret < 0)
 		goto fail;
+	vhost_backend_init(&(struct vhost_backend_env){
+		.events = inst->events,
+		.events_lost = &inst->events_lost,
+		.qsv = inst->qsv,
+	});
 
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
 		struct fwd_relay *r = &inst->relays[i];
@@ -269,6 +270,7 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 			goto fail;
 		}
 	}
+	fwd_telemetry_attach(inst);
 	return 0;
 
 fail:
@@ -284,28 +286,71 @@ fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
 
 	switch (ev->type) {
 	case FWD_EV_GUEST_UP:
-		FWD_LOG(INFO, "%s: guest attached (vid %d, %u vrings, features 0x%" PRIx64 ")\n",
+		VFR_LOG(INFO, "%s: guest attached (vid %d, %u vrings, features 0x%" PRIx64 ")",
 			name, ev->vid, ev->vring, ev->features);
 		if (ev->vring / 2u > r->n_queues)
-			FWD_LOG(WARNING,
+			VFR_LOG(WARNING,
 				"%s: guest has %u queue pairs, relay serves %u; the rest stay "
-				"idle\n",
+				"idle",
 				name, ev->vring / 2u, r->n_queues);
 		break;
 	case FWD_EV_GUEST_DOWN:
-		FWD_LOG(INFO, "%s: guest detached (vid %d)\n", name, ev->vid);
+		VFR_LOG(INFO, "%s: guest detached (vid %d)", name, ev->vid);
 		break;
 	case FWD_EV_VRING:
-		FWD_LOG(INFO, "%s: vring %u (%s %u) %s\n", name, ev->vring,
+		VFR_LOG(INFO, "%s: vring %u (%s %u) %s", name, ev->vring,
 			ev->vring & 1 ? "tx" : "rx", ev->vring / 2u,
 			ev->enable ? "enabled" : "disabled");
 		break;
 	case FWD_EV_FEATURES:
-		FWD_LOG(INFO, "%s: features now 0x%" PRIx64 "\n", name, ev->features);
+		VFR_LOG(INFO, "%s: features now 0x%" PRIx64 "", name, ev->features);
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * Traffic follows the guest's queue pairs. The VF's RSS spreads frames over
+ * every VF queue, but a guest may use fewer pairs than configured (Linux
+ * enables min(vCPUs, pairs); ethtool -L changes it any time), and a VF queue
+ * whose guest ring is disabled would drop its share in the NIC. Point the
+ * redirection table at the enabled queues, and, for a PMD that cannot (or
+ * frames already in flight), let the disabled queues' workers hand what they
+ * still receive to an enabled queue, which copies it in (counted).
+ */
+static void
+fwd_ctl_follow_queues(struct fwd_relay *r)
+{
+	uint16_t enabled[FWD_MAX_QUEUES];
+	uint32_t mask = 0;
+	uint16_t n = 0;
+	int ret;
+
+	if (r->n_queues < 2)
+		return;
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		struct fwd_queue *q = &r->queues[i];
+
+		if (atomic_load_explicit(&q->vid, memory_order_acquire) >= 0 &&
+		    atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
+			enabled[n++] = i;
+			mask |= 1u << i;
+		}
+	}
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		int to = mask & (1u << i) || n == 0 ? -1 : enabled[i % n];
+
+		atomic_store_explicit(&r->queues[i].rx_redirect, to, memory_order_relaxed);
+	}
+	/* Port control calls are serialised with zero copy's (it may stop the port). */
+	pthread_mutex_lock(&r->zc_lock);
+	ret = hw_port_rss_spread(&r->port, n != 0 ? mask : (1u << r->n_queues) - 1);
+	pthread_mutex_unlock(&r->zc_lock);
+	VFR_LOG(INFO, "%s: guest RX rings enabled 0x%x: %s", r->cfg->name, mask,
+		ret == 0    ? "RSS redirection table follows them"
+		: n != 0 ? "the VF cannot redirect: other queues' frames are copied into them"
+			 : "none: the VF drops what it receives");
 }
 
 /*
@@ -319,8 +364,6 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 
-		/* Before any bind: a PMD may still hold buffers of a binding gone. */
-		qsync_ctl_reclaim(relay);
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
 			uint32_t want;
@@ -328,6 +371,7 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 
 			if (q->zc == NULL)
 				continue;
+			qsync_ctl_notify_owed(q);
 			want = atomic_exchange_explicit(&q->zc_want_copy, QSYNC_FB_NONE,
 							memory_order_acq_rel);
 			if (want != QSYNC_FB_NONE)
@@ -364,27 +408,43 @@ fwd_ctl_run(struct fwd_instance *inst)
 
 		ret = rte_eal_remote_launch(fwd_worker_main, w, w->lcore);
 		if (ret < 0) {
-			FWD_LOG(ERR, "cannot launch worker on lcore %u: %s\n", w->lcore,
+			VFR_LOG(ERR, "cannot launch worker on lcore %u: %s", w->lcore,
 				strerror(-ret));
 			return ret;
 		}
 	}
-	FWD_LOG(INFO, "instance %s running: %u relays, %u workers\n", inst->cfg->name,
+	VFR_LOG(INFO, "instance %s running: %u relays, %u workers", inst->cfg->name,
 		inst->n_relays, inst->n_workers);
+	/* Every relay's socket is registered and started (listening, or connecting). */
+	fwd_notify("READY=1\nMAINPID=%d\nSTATUS=%u relays, %u workers", (int)getpid(),
+		   inst->n_relays, inst->n_workers);
 
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
-		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
+		uint32_t follow = 0;
+
+		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0) {
 			fwd_ctl_log_event(inst, &ev);
+			if (ev.type == FWD_EV_GUEST_UP || ev.type == FWD_EV_GUEST_DOWN ||
+			    (ev.type == FWD_EV_VRING && !(ev.vring & 1)))
+				follow |= 1u << ev.relay;
+		}
+		for (unsigned int r = 0; r < inst->n_relays; r++)
+			if (follow & (1u << r))
+				fwd_ctl_follow_queues(&inst->relays[r]);
 		fwd_ctl_zc_service(inst);
 		nanosleep(&tick, NULL);
 	}
-	FWD_LOG(INFO, "signal %d: shutting down\n", atomic_load(&fwd_ctl_signal));
+	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
+	fwd_notify("STOPPING=1");
 	return 0;
 }
 
 void
 fwd_ctl_teardown(struct fwd_instance *inst)
 {
+	/* 0. Telemetry handlers must not read what is freed below. */
+	fwd_telemetry_detach();
+
 	/* 1. Guests first: destroy_device waits until workers let go of their memory. */
 	for (unsigned int i = 0; i < inst->n_relays; i++)
 		vhost_backend_unregister(&inst->relays[i]);
@@ -400,9 +460,19 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 
 		/* Closing the port returns its buffers: the pools must outlive it. */
 		hw_port_close(&r->port);
+		qsync_ctl_release(r);
 		for (uint16_t q = 0; q < r->n_queues; q++) {
 			qsync_queue_free(r->queues[q].zc);
 			r->queues[q].zc = NULL;
+		}
+		for (uint16_t q = 0; q < r->n_queues; q++) {
+			struct rte_mbuf *m;
+
+			while (r->queues[q].redirect_in != NULL &&
+			       rte_ring_dequeue(r->queues[q].redirect_in, (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(r->queues[q].redirect_in);
+			r->queues[q].redirect_in = NULL;
 		}
 		rte_mempool_free(r->pool);
 		r->pool = NULL;

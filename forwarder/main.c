@@ -18,7 +18,7 @@
 
 #include "fwd_priv.h"
 
-RTE_LOG_REGISTER_DEFAULT(fwd_logtype, INFO);
+VFR_LOG_REGISTER();
 
 #define FWD_EAL_ARGV_MAX 64
 
@@ -27,9 +27,11 @@ fwd_usage(FILE *f)
 {
 	fprintf(f, "usage: vfrelay --config FILE [--check]\n"
 		   "       vfrelay --version\n"
-		   "  -c, --config FILE  instance configuration (INI, see docs/configuration.md)\n"
+		   "  -c, --config FILE  instance configuration (INI, see vfrelay.ini(5))\n"
 		   "      --check        validate FILE and exit\n"
-		   "  -V, --version      print the version\n");
+		   "  -V, --version      print the version\n"
+		   "Manual: vfrelay(8), vfrelay.ini(5), vfrelayctl(8);\n"
+		   "more in " VFRELAY_DOCDIR "\n");
 }
 
 /* "0000:3b:02.0", "3b:02.0" or "pci:..." — anything else is a vdev. */
@@ -176,8 +178,11 @@ main(int argc, char **argv)
 			path, rte_strerror(rte_errno), cfg.name);
 		return FWD_EXIT_CONFIG;
 	}
+	/* A guest or socket peer must not be able to flood the log through librte_vhost. */
+	if (vfr_log_guard_install() < 0)
+		VFR_LOG(WARNING, "log rate limiting unavailable");
 	if (fwd_telemetry_register() < 0)
-		FWD_LOG(WARNING, "telemetry commands could not be registered\n");
+		VFR_LOG(WARNING, "telemetry commands could not be registered");
 
 	ret = fwd_ctl_setup(&inst, &cfg, err, sizeof(err));
 	if (ret < 0) {
