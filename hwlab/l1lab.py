@@ -249,11 +249,20 @@ class Lab:
 
     # -- telemetry --------------------------------------------------------------
 
+    @staticmethod
+    def telemetry(cmd):
+        # vfrtest's 5 s timeout is short for a control thread under a loaded TCG.
+        t = V.Telemetry(RELAY_NAME, timeout=30)
+        try:
+            return t.cmd(cmd)
+        finally:
+            t.close()
+
     def stats(self):
-        return V.telemetry(RELAY_NAME, '/vfrelay/stats,net0')
+        return self.telemetry('/vfrelay/stats,net0')
 
     def relays(self):
-        return V.telemetry(RELAY_NAME, '/vfrelay/relays')['net0']
+        return self.telemetry('/vfrelay/relays')['net0']
 
     def q0(self):
         return self.stats()['q0']
@@ -275,7 +284,7 @@ class Lab:
             return False, last
 
     def set_zc(self, mode):
-        r = V.telemetry(RELAY_NAME, f'/vfrelay/zero_copy,net0,{mode}')
+        r = self.telemetry(f'/vfrelay/zero_copy,net0,{mode}')
         log(f'  /vfrelay/zero_copy,net0,{mode} -> {r}')
         return r
 
@@ -333,8 +342,14 @@ class Lab:
                '--sizes', sizes, '--out', out] + (['--echo'] if echo else [])
         log(f'  PF stream: flow {flow}, {count} frames of {sizes} B at {rate}/s'
             f'{", echoed and checked" if echo else ""}')
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(out + '.started')
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         p.out = out
+        # Python starting through 9p under a loaded TCG can take seconds: the scenario's
+        # timing (kill after N s of traffic...) counts from the first frame.
+        V.wait_until(lambda: os.path.exists(out + '.started') or p.poll() is not None, 60,
+                     f'the PF sender of flow {flow} to start', interval=0.1)
         return p
 
     def finish(self, p, timeout=300, stop=False):
@@ -618,11 +633,12 @@ def sc_mode_switch(lab):
     phases = []
     for mode, want in (('off', 'copy'), ('on', 'zero-copy'), ('auto', 'zero-copy'),
                        ('off', 'copy'), ('auto', 'zero-copy')):
-        time.sleep(2)
+        time.sleep(1)
         a = lab.q0()
         lab.set_zc(mode)
         reached, b = lab.wait_mode(want, 10)
-        time.sleep(2)
+        # The switch may stop and start the VF (link down, then up): look for 4 s.
+        time.sleep(4)
         c = lab.q0()
         d = delta(b, c, ('rx_packets', 'rx_zc_packets', 'rx_copy_packets'))
         phases.append({'mode': mode, 'reached': reached, 'zc_state': c.get('zc_state'), **d})

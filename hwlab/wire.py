@@ -212,7 +212,13 @@ class Stream:
                 'problems': self.problems, 'elapsed_s': round(getattr(self, 'elapsed', 0), 2)}
 
 
+_STOP = []
+
+
 def main():
+    # First thing: a SIGTERM that comes while the stream is still being set up must not
+    # kill the process without a report.
+    signal.signal(signal.SIGTERM, lambda *_: _STOP.append(1))
     ap = argparse.ArgumentParser(description='send vfr-guest frames on an interface')
     ap.add_argument('cmd', choices=['send'])
     ap.add_argument('--iface', required=True)
@@ -235,6 +241,9 @@ def main():
     def stop(*_):
         st.stop_req = True  # SIGTERM: stop sending, collect the last echoes, report
     signal.signal(signal.SIGTERM, stop)
+    st.stop_req = bool(_STOP)
+    if a.out:
+        open(a.out + '.started', 'w').close()  # the scenario waits for this
     res = st.run()
     line = json.dumps(res)
     if a.out:
