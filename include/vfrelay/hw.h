@@ -56,6 +56,12 @@ struct hw_ops {
 	 * guest buffer at a time, whatever the ring size.
 	 */
 	bool rx_one_buffer;
+	/**
+	 * Port stop drops, without freeing, the first segments of a scattered frame
+	 * whose last segment had not arrived (igb: igb_reset_rx_queue clears
+	 * pkt_first_seg). The NIC wrote them and never will again.
+	 */
+	bool rx_stop_forgets_partial;
 	uint16_t rx_buf_align;         /**< NIC RX buffer size granularity in bytes */
 	bool rx_intr;                  /**< RX queue interrupts usable (rte_eth_dev_rx_intr_*) */
 };
