@@ -523,7 +523,8 @@ def _zc_traffic(lab, mtu, mbuf, rx_ring_size, pf_count, wire_count, exact_tails,
                f'guest rx_gap <= {n - d["rx_packets"]} frames the VF never delivered',
                (rep or {}).get('rx_gap'))
     lab.expect_eq((rep or {}).get('rx_reorder'), 0, 'guest rx_reorder')
-    lab.expect(n - d['rx_packets'] <= n // 100, 'at most 1 % lost in the NIC',
+    # A stall loses a ring's worth or everything; TCG on a busy host loses ~1 %.
+    lab.expect(n - d['rx_packets'] <= n * 3 // 100, 'at most 3 % lost in the NIC',
                n - d['rx_packets'])
     lab.data['lost_in_nic'] = n - d['rx_packets']
     lab.expect_eq(pres['echo_bad'], 0, 'PF stream: echoes that differ')
@@ -574,9 +575,9 @@ def _echo_phase(lab, flow, count, what, rate=1500):
     lab.expect_eq(res['echo_bad'], 0, f'{what}: echoes that differ')
     lab.expect_eq(res['echo_dup'], 0, f'{what}: duplicate echoes')
     # igbvf counts no drops: a frame the NIC dropped under TCG is an echo that never
-    # comes. Allow 1 % of those; every echo that came is compared byte for byte.
-    lab.expect(res['echoed'] >= res['sent'] * 99 // 100,
-               f'{what}: at least 99 % of {res["sent"]} frames echoed', res['echoed'])
+    # comes. Allow 3 % of those; every echo that came is compared byte for byte.
+    lab.expect(res['echoed'] >= res['sent'] * 97 // 100,
+               f'{what}: at least 97 % of {res["sent"]} frames echoed', res['echoed'])
     return res
 
 

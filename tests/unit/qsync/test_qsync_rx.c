@@ -377,8 +377,9 @@ run(unsigned int n, unsigned int per_burst)
 	}
 	for (unsigned int spins = 0; rep.frames < n; spins++) {
 		assert_true(spins < 100 * n); /* a stall is a failure, not a hang */
-		for (unsigned int k = 0; k < per_burst && sent < n && nic.wire_tail - nic.wire_head < 64;
-		     k++, sent++)
+		/* The wire holds what the NIC's ring could not take yet, within bounds. */
+		for (unsigned int k = 0;
+		     k < per_burst && sent < n && nic.wire_tail - nic.wire_head < 64; k++, sent++)
 			wire_send(exp_len[sent], exp_seed[sent]);
 		qsync_rx_burst(&fq, 0);
 		guest_receive(&rep, exp_len, exp_seed, &next);
