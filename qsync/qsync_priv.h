@@ -78,7 +78,6 @@ struct qsync_queue {
 	/* Guest misbehaviour, accumulated from each binding's ring (worker: wo). */
 	uint64_t bad_desc;
 	uint64_t desc_too_small;
-	uint64_t bad_ring;
 };
 
 /* Guest memory of a relay (qsync_mem.c, control side, under the relay's zc_lock). */

@@ -32,7 +32,7 @@ qsync_rx_take_ring_stats(struct qsync_queue *qq, struct qsync_vring *vr)
 		return;
 	qq->bad_desc += s->bad_desc;
 	qq->desc_too_small += s->desc_too_small;
-	qq->bad_ring += s->bad_ring;
+	qq->fq->stats.rx_bad_ring += s->bad_ring;
 	/* A guest posting buffers we must refuse is better served by the copy path. */
 	if (s->desc_too_small != 0)
 		atomic_store_explicit(&qq->fq->zc_want_copy, QSYNC_FB_guest_buf_small,

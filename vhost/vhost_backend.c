@@ -89,6 +89,9 @@ void
 vhost_backend_init(const struct vhost_backend_env *env)
 {
 	vb_env = *env;
+	if (vhost_guard_init() != 0)
+		VFR_LOG(WARNING, "cannot install the SIGBUS guard: a front-end that truncates "
+			"guest memory can kill the process");
 }
 
 static struct fwd_relay *
@@ -137,6 +140,16 @@ vhost_backend_want_rebind(struct fwd_relay *relay, int qid)
 					      memory_order_release);
 }
 
+/* The copy path checks the guest's avail index against the ring's size. */
+static void
+vhost_backend_note_rx_size(struct fwd_queue *q, int vid)
+{
+	struct rte_vhost_vring vr;
+
+	if (rte_vhost_get_vhost_vring(vid, q->qid * 2, &vr) == 0)
+		atomic_store_explicit(&q->rx_vring_size, vr.size, memory_order_relaxed);
+}
+
 static int
 vhost_backend_new_device(int vid)
 {
@@ -164,6 +177,7 @@ vhost_backend_new_device(int vid)
 		/* We poll: the guest need not kick us, saving it a VM exit per burst. */
 		rte_vhost_enable_guest_notification(vid, 2 * i, 0);
 		rte_vhost_enable_guest_notification(vid, 2 * i + 1, 0);
+		vhost_backend_note_rx_size(q, vid);
 		atomic_store_explicit(&q->vid, vid, memory_order_release);
 	}
 	/* The control thread tries zero copy; until then the copy path serves. */
@@ -208,6 +222,10 @@ vhost_backend_destroy_device(int vid)
 	 * Workers never wait on us, so this cannot deadlock.
 	 */
 	rte_rcu_qsbr_synchronize(vb_env.qsv, RTE_QSBR_THRID_INVALID);
+	/* The connection is closing: librte_vhost unmaps guest memory next. */
+	if (relay->guard_closing)
+		vhost_guard_clear(relay->index, relay->cfg->name);
+	relay->guard_closing = false;
 	atomic_fetch_add_explicit(&relay->disconnects, 1, memory_order_relaxed);
 	vhost_backend_post(relay, FWD_EV_GUEST_DOWN, vid, 0, 0, 0);
 }
@@ -230,8 +248,12 @@ vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
 		if (vring & 1) {
 			atomic_store_explicit(&q->tx_enabled, enable != 0, memory_order_relaxed);
 		} else {
+			int running = atomic_load_explicit(&relay->vid, memory_order_relaxed);
+
 			if (!enable)
 				qsync_ctl_quiesce(q, QSYNC_FB_NONE, true);
+			if (enable && running == vid)
+				vhost_backend_note_rx_size(q, vid); /* re-sized while stopped */
 			atomic_store_explicit(&q->rx_enabled, enable != 0, memory_order_relaxed);
 			if (enable)
 				vhost_backend_want_rebind(relay, qid);
@@ -329,6 +351,8 @@ vhost_backend_pre_msg(int vid, void *msg)
 	case VB_MSG_SET_MEM_TABLE:
 		qsync_ctl_detach(relay, true);
 		vhost_backend_want_rebind(relay, -1);
+		/* librte_vhost unmaps the old regions (every vring lock held: no worker in). */
+		vhost_guard_clear(relay->index, relay->cfg->name);
 		break;
 	case VB_MSG_SET_VRING_ADDR:
 		if (index % 2 == 0 && index / 2 < relay->n_queues) {
@@ -440,6 +464,9 @@ vhost_backend_post_msg(int vid, void *msg)
 						  memory_order_relaxed);
 			return RTE_VHOST_MSG_RESULT_ERR;
 		}
+		if (vhost_guard_set(relay->index, relay->cfg->name, vid) != 0)
+			VFR_LOG_LIMITED(WARNING, "%s: guest memory not guarded (no slot free)",
+					relay->cfg->name);
 		break;
 	default:
 		break;
@@ -559,6 +586,14 @@ vhost_backend_destroy_connection(int vid)
 	/* A front-end that gave up, or sent what librte_vhost refuses before our hooks. */
 	if (!relay->conn_ran)
 		atomic_fetch_add_explicit(&relay->connections_failed, 1, memory_order_relaxed);
+	/*
+	 * librte_vhost unmaps guest memory after this; a running device is
+	 * destroyed first and still in use until then (destroy_device clears).
+	 */
+	if (atomic_load_explicit(&relay->vid, memory_order_acquire) == vid)
+		relay->guard_closing = true;
+	else
+		vhost_guard_clear(relay->index, relay->cfg->name);
 	atomic_store_explicit(&vb_conns[vid], NULL, memory_order_release);
 	atomic_compare_exchange_strong_explicit(&relay->conn_vid, &expected, -1,
 						memory_order_acq_rel, memory_order_relaxed);

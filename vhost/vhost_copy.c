@@ -59,7 +59,22 @@ vhost_copy_count_notification(void)
 uint16_t
 vhost_copy_rx_room(struct fwd_queue *q, int vid)
 {
-	return rte_vhost_avail_entries(vid, q->qid * 2);
+	uint16_t room = rte_vhost_avail_entries(vid, q->qid * 2);
+	uint16_t size = atomic_load_explicit(&q->rx_vring_size, memory_order_relaxed);
+
+	/*
+	 * librte_vhost trusts avail->idx: an index more than a ring ahead (or
+	 * behind) would make it reuse heads the guest never re-posted. Feed
+	 * such a ring nothing until the guest resets it; count each episode.
+	 */
+	if (unlikely(room > size && size != 0)) {
+		if (!q->rx_ring_broken)
+			q->stats.rx_bad_ring++;
+		q->rx_ring_broken = true;
+		return 0;
+	}
+	q->rx_ring_broken = false;
+	return room;
 }
 
 uint16_t
@@ -131,6 +146,30 @@ vhost_copy_drop_at(struct rte_mbuf **pkts, uint16_t n, uint16_t i)
 	return n - 1;
 }
 
+/*
+ * librte_vhost consumes a descriptor it cannot make a frame of (no room for
+ * the header, a copy that failed) and says nothing: its avail index moves
+ * further than the frames it returns. Read lock-free, by the only thread
+ * that moves it; a control change in between shows as a step out of range.
+ */
+static inline uint16_t
+vhost_copy_dequeue(struct fwd_queue *q, int vid, struct rte_mbuf **pkts)
+{
+	uint16_t vring = q->qid * 2 + 1;
+	uint16_t a0, a1, u;
+	uint16_t taken;
+	bool known = rte_vhost_get_vring_base(vid, vring, &a0, &u) == 0;
+
+	taken = rte_vhost_dequeue_burst(vid, vring, q->pool, pkts, q->burst);
+	if (known && rte_vhost_get_vring_base(vid, vring, &a1, &u) == 0) {
+		uint16_t consumed = (uint16_t)(a1 - a0);
+
+		if (unlikely(consumed > taken) && consumed <= q->burst)
+			q->stats.tx_bad_desc += consumed - taken;
+	}
+	return taken;
+}
+
 unsigned int
 vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 {
@@ -142,7 +181,7 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 	uint16_t ok;
 
 	RTE_PER_LCORE(vhost_copy_cur) = q;
-	taken = rte_vhost_dequeue_burst(vid, q->qid * 2 + 1, q->pool, pkts, q->burst);
+	taken = vhost_copy_dequeue(q, vid, pkts);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 	if (taken == 0)
 		return 0;

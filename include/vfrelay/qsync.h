@@ -176,7 +176,6 @@ uint16_t qsync_rx_room(struct fwd_queue *fq);
 struct qsync_queue_counters {
 	uint64_t bad_desc;
 	uint64_t desc_too_small;
-	uint64_t bad_ring;
 	uint64_t shells_held;  /**< shells the VF holds now */
 };
 void qsync_queue_counters(const struct qsync_queue *qq, struct qsync_queue_counters *out);
