@@ -19,7 +19,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -50,6 +52,7 @@
 #define FWD_DEFAULT_RING_SIZE 1024
 #define FWD_RING_SIZE_MIN 64
 #define FWD_RING_SIZE_MAX 4096
+#define FWD_DEFAULT_SOCKET_MODE 0660
 
 #define RELAY_PREFIX "relay "
 #define RELAY_PREFIX_LEN (sizeof(RELAY_PREFIX) - 1)
@@ -86,6 +89,9 @@ enum relay_key {
 	RK_MTU,
 	RK_RX_RING_SIZE,
 	RK_TX_RING_SIZE,
+	RK_SOCKET_USER,
+	RK_SOCKET_GROUP,
+	RK_SOCKET_MODE,
 	RK__COUNT,
 };
 
@@ -98,6 +104,9 @@ static const char *const relay_keys[RK__COUNT] = {
 	[RK_MTU] = "mtu",
 	[RK_RX_RING_SIZE] = "rx_ring_size",
 	[RK_TX_RING_SIZE] = "tx_ring_size",
+	[RK_SOCKET_USER] = "socket_user",
+	[RK_SOCKET_GROUP] = "socket_group",
+	[RK_SOCKET_MODE] = "socket_mode",
 };
 
 /*
@@ -108,7 +117,10 @@ static const char *const relay_keys[RK__COUNT] = {
 static const char *const eal_owned_long[] = {
 	"--file-prefix", "--lcores", "--main-lcore", "--proc-type", "--in-memory",
 };
-static const char eal_owned_short[] = { 'l', 'c' };
+static const char eal_owned_short[] = "lc";
+/* EAL's short options that take an argument (eal_short_options in DPDK 22.11): in a cluster
+ * like "-vl0-1" everything after one of them is its argument. */
+static const char eal_short_with_arg[] = "abcsdlSmnr";
 
 enum cfg_section {
 	SECTION_NONE,    /* before the first header */
@@ -472,8 +484,17 @@ eal_arg_is_owned(const char *arg)
 		}
 		return false;
 	}
-	/* "-l 0-3" and "-l0-3" alike. */
-	return arg[1] != '\0' && memchr(eal_owned_short, arg[1], sizeof(eal_owned_short)) != NULL;
+	/*
+	 * getopt reads "-vl0-1" as -v then -l 0-1: walk the cluster up to the first option
+	 * that takes an argument ("-l 0-3" and "-l0-3" alike).
+	 */
+	for (const char *c = arg + 1; *c != '\0'; c++) {
+		if (strchr(eal_owned_short, *c) != NULL)
+			return true;
+		if (strchr(eal_short_with_arg, *c) != NULL)
+			return false;
+	}
+	return false;
 }
 
 static int
@@ -579,6 +600,62 @@ parse_zero_copy(struct cfg_parser *p, const char *key, const char *val, enum fwd
 	else
 		return key_fail(p, key, val, "must be auto, on or off");
 	*out = zc;
+	return 0;
+}
+
+/* A user or group by name, or a number; resolved now so a typo fails the check. */
+static int
+parse_owner(struct cfg_parser *p, const char *key, const char *val, bool group, uint32_t *out)
+{
+	char buf[4096];
+	uint32_t id;
+	int rc;
+
+	if (read_uint(val, 0, UINT32_MAX - 1, &id)) {
+		*out = id;
+		return 0;
+	}
+	if (group) {
+		struct group gr, *res = NULL;
+
+		rc = getgrnam_r(val, &gr, buf, sizeof(buf), &res);
+		if (res != NULL) {
+			*out = (uint32_t)gr.gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd pw, *res = NULL;
+
+		rc = getpwnam_r(val, &pw, buf, sizeof(buf), &res);
+		if (res != NULL) {
+			*out = (uint32_t)pw.pw_uid;
+			return 0;
+		}
+	}
+	if (rc != 0)
+		return key_fail(p, key, val, "cannot look it up: %s", strerror(rc));
+	return key_fail(p, key, val, "no such %s", group ? "group" : "user");
+}
+
+/* Octal permission bits. Connecting needs write permission, so o+w would admit any user. */
+static int
+parse_socket_mode(struct cfg_parser *p, const char *key, const char *val, mode_t *out)
+{
+	unsigned int mode = 0;
+	const char *s = val;
+
+	for (; *s >= '0' && *s <= '7'; s++) {
+		mode = mode * 8 + (unsigned int)(*s - '0');
+		if (mode > 0777)
+			break;
+	}
+	if (*s != '\0' || s == val || mode > 0777)
+		return key_fail(p, key, val, "must be octal permission bits, e.g. 0660");
+	if (mode & 0002)
+		return key_fail(p, key, val, "must not let every user connect (o+w)");
+	if (!(mode & 0200))
+		return key_fail(p, key, val, "must let the owner connect (u+w)");
+	*out = (mode_t)mode;
 	return 0;
 }
 
@@ -786,6 +863,12 @@ relay_key(struct cfg_parser *p, enum relay_key k, const char *key, const char *v
 		return parse_ring_size(p, key, val, &r->rx_ring_size);
 	case RK_TX_RING_SIZE:
 		return parse_ring_size(p, key, val, &r->tx_ring_size);
+	case RK_SOCKET_USER:
+		return parse_owner(p, key, val, false, (uint32_t *)&r->socket_uid);
+	case RK_SOCKET_GROUP:
+		return parse_owner(p, key, val, true, (uint32_t *)&r->socket_gid);
+	case RK_SOCKET_MODE:
+		return parse_socket_mode(p, key, val, &r->socket_mode);
 	case RK__COUNT:
 		break;
 	}
@@ -867,6 +950,20 @@ check_required(struct cfg_parser *p)
 	if (cfg->n_relays == 0)
 		return cfg_fail(p, NULL, NULL, NULL,
 				"no [relay NAME] section, at least one is required");
+	for (unsigned int r = 0; r < cfg->n_relays; r++) {
+		static const enum relay_key server_only[] = { RK_SOCKET_USER, RK_SOCKET_GROUP,
+							      RK_SOCKET_MODE };
+		char section[sizeof(p->section_text)];
+
+		if (cfg->relays[r].vhost_mode == FWD_VHOST_SERVER)
+			continue;
+		snprintf(section, sizeof(section), RELAY_PREFIX "%s", cfg->relays[r].name);
+		for (size_t i = 0; i < ARRAY_SIZE(server_only); i++)
+			if (p->relay_keys_seen[r] & (1u << server_only[i]))
+				return cfg_fail(p, section, relay_keys[server_only[i]], NULL,
+						"only for vhost_mode = server (in client mode QEMU "
+						"owns the socket)");
+	}
 	for (unsigned int r = 0; r < cfg->n_relays; r++) {
 		for (size_t i = 0; i < ARRAY_SIZE(relay_required); i++) {
 			enum relay_key k = relay_required[i];
@@ -1067,6 +1164,9 @@ fwd_config_defaults(struct fwd_config *cfg)
 		r->mtu = FWD_DEFAULT_MTU;
 		r->rx_ring_size = FWD_DEFAULT_RING_SIZE;
 		r->tx_ring_size = FWD_DEFAULT_RING_SIZE;
+		r->socket_uid = (uid_t)-1;
+		r->socket_gid = (gid_t)-1;
+		r->socket_mode = FWD_DEFAULT_SOCKET_MODE;
 	}
 }
 

@@ -23,12 +23,11 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <vfrelay/barrier.h>
 #include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
 #include "fwd_priv.h"
-
-struct fwd_instance *fwd_current;
 
 /* Lock-free C11 atomics are async-signal-safe. */
 static atomic_int fwd_ctl_signal;
@@ -37,24 +36,6 @@ static void
 fwd_ctl_on_signal(int sig)
 {
 	atomic_store_explicit(&fwd_ctl_signal, sig, memory_order_relaxed);
-}
-
-struct fwd_relay *
-fwd_instance_relay_by_path(struct fwd_instance *inst, const char *path)
-{
-	for (unsigned int i = 0; i < inst->n_relays; i++)
-		if (strcmp(inst->relays[i].cfg->vhost, path) == 0)
-			return &inst->relays[i];
-	return NULL;
-}
-
-struct fwd_relay *
-fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name)
-{
-	for (unsigned int i = 0; i < inst->n_relays; i++)
-		if (strcmp(inst->relays[i].cfg->name, name) == 0)
-			return &inst->relays[i];
-	return NULL;
 }
 
 /*
@@ -79,9 +60,8 @@ fwd_ctl_create_pool(const struct fwd_relay_config *rc, uint16_t burst, uint32_t 
 }
 
 static void
-fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
+fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q)
 {
-	const struct fwd_config *cfg = fwd_current->cfg;
 	struct fwd_queue *fq = &r->queues[q];
 
 	fq->relay = r;
@@ -101,6 +81,7 @@ fwd_ctl_init_queue(struct fwd_relay *r, uint16_t q)
 	atomic_init(&fq->zc_want_copy, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_rebind, false);
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
+	atomic_init(&fq->zc_notify_vid, -1);
 }
 
 static int
@@ -122,6 +103,7 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	r->index = idx;
 	r->n_queues = rc->queues;
 	atomic_init(&r->vid, -1);
+	atomic_init(&r->conn_vid, -1);
 	atomic_init(&r->zc_mode, rc->zero_copy);
 	pthread_mutex_init(&r->zc_lock, NULL);
 	r->port.port_id = RTE_MAX_ETHPORTS;
@@ -145,7 +127,7 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	for (uint16_t q = 0; q < rc->queues; q++) {
 		uint16_t buf_size;
 
-		fwd_ctl_init_queue(r, q);
+		fwd_ctl_init_queue(cfg, r, q);
 		if (rc->zero_copy == FWD_ZC_OFF)
 			continue;
 		/* A software PMD writing a fixed amount needs that much; a NIC what we program. */
@@ -234,9 +216,8 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 
 	memset(inst, 0, sizeof(*inst));
 	inst->cfg = cfg;
-	fwd_current = inst;
 	/* Before any worker exists: registration must precede the first heavy barrier. */
-	fwd_barrier_init();
+	vfr_barrier_init();
 
 	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
 					    rte_socket_id(), RING_F_SC_DEQ);
@@ -255,6 +236,11 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 	ret = fwd_ctl_setup_workers(inst, err, errlen);
 	if (ret < 0)
 		goto fail;
+	vhost_backend_init(&(struct vhost_backend_env){
+		.events = inst->events,
+		.events_lost = &inst->events_lost,
+		.qsv = inst->qsv,
+	});
 
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
 		struct fwd_relay *r = &inst->relays[i];
@@ -269,6 +255,7 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 			goto fail;
 		}
 	}
+	fwd_telemetry_attach(inst);
 	return 0;
 
 fail:
@@ -284,24 +271,24 @@ fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
 
 	switch (ev->type) {
 	case FWD_EV_GUEST_UP:
-		FWD_LOG(INFO, "%s: guest attached (vid %d, %u vrings, features 0x%" PRIx64 ")\n",
+		VFR_LOG(INFO, "%s: guest attached (vid %d, %u vrings, features 0x%" PRIx64 ")",
 			name, ev->vid, ev->vring, ev->features);
 		if (ev->vring / 2u > r->n_queues)
-			FWD_LOG(WARNING,
+			VFR_LOG(WARNING,
 				"%s: guest has %u queue pairs, relay serves %u; the rest stay "
-				"idle\n",
+				"idle",
 				name, ev->vring / 2u, r->n_queues);
 		break;
 	case FWD_EV_GUEST_DOWN:
-		FWD_LOG(INFO, "%s: guest detached (vid %d)\n", name, ev->vid);
+		VFR_LOG(INFO, "%s: guest detached (vid %d)", name, ev->vid);
 		break;
 	case FWD_EV_VRING:
-		FWD_LOG(INFO, "%s: vring %u (%s %u) %s\n", name, ev->vring,
+		VFR_LOG(INFO, "%s: vring %u (%s %u) %s", name, ev->vring,
 			ev->vring & 1 ? "tx" : "rx", ev->vring / 2u,
 			ev->enable ? "enabled" : "disabled");
 		break;
 	case FWD_EV_FEATURES:
-		FWD_LOG(INFO, "%s: features now 0x%" PRIx64 "\n", name, ev->features);
+		VFR_LOG(INFO, "%s: features now 0x%" PRIx64 "", name, ev->features);
 		break;
 	default:
 		break;
@@ -328,6 +315,7 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 
 			if (q->zc == NULL)
 				continue;
+			qsync_ctl_notify_owed(q);
 			want = atomic_exchange_explicit(&q->zc_want_copy, QSYNC_FB_NONE,
 							memory_order_acq_rel);
 			if (want != QSYNC_FB_NONE)
@@ -364,12 +352,12 @@ fwd_ctl_run(struct fwd_instance *inst)
 
 		ret = rte_eal_remote_launch(fwd_worker_main, w, w->lcore);
 		if (ret < 0) {
-			FWD_LOG(ERR, "cannot launch worker on lcore %u: %s\n", w->lcore,
+			VFR_LOG(ERR, "cannot launch worker on lcore %u: %s", w->lcore,
 				strerror(-ret));
 			return ret;
 		}
 	}
-	FWD_LOG(INFO, "instance %s running: %u relays, %u workers\n", inst->cfg->name,
+	VFR_LOG(INFO, "instance %s running: %u relays, %u workers", inst->cfg->name,
 		inst->n_relays, inst->n_workers);
 
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
@@ -378,13 +366,16 @@ fwd_ctl_run(struct fwd_instance *inst)
 		fwd_ctl_zc_service(inst);
 		nanosleep(&tick, NULL);
 	}
-	FWD_LOG(INFO, "signal %d: shutting down\n", atomic_load(&fwd_ctl_signal));
+	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
 	return 0;
 }
 
 void
 fwd_ctl_teardown(struct fwd_instance *inst)
 {
+	/* 0. Telemetry handlers must not read what is freed below. */
+	fwd_telemetry_detach();
+
 	/* 1. Guests first: destroy_device waits until workers let go of their memory. */
 	for (unsigned int i = 0; i < inst->n_relays; i++)
 		vhost_backend_unregister(&inst->relays[i]);

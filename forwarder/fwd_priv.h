@@ -14,8 +14,7 @@
 /* Empty loop iterations before the first idle sleep (~tens of microseconds). */
 #define FWD_IDLE_SPIN_ITERS 1024
 
-extern int fwd_logtype;
-#define FWD_LOG(level, ...) rte_log(RTE_LOG_##level, fwd_logtype, "vfrelay: " __VA_ARGS__)
+#include <vfrelay/log.h>
 
 /** Worker lcore entry point (rte_eal_remote_launch); @p arg is its struct fwd_worker. */
 int fwd_worker_main(void *arg);
@@ -36,5 +35,14 @@ void fwd_ctl_teardown(struct fwd_instance *inst);
 
 /** Register the /vfrelay/ telemetry commands. */
 int fwd_telemetry_register(void);
+
+/** Serve @p inst over telemetry (once it is fully set up). */
+void fwd_telemetry_attach(struct fwd_instance *inst);
+
+/** Stop serving the instance; returns once no handler reads it any more. */
+void fwd_telemetry_detach(void);
+
+/** Relay named @p name, or NULL. */
+struct fwd_relay *fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name);
 
 #endif /* VFRELAY_FWD_PRIV_H */

@@ -4,9 +4,16 @@
 
 /*
  * Operator counters over the DPDK telemetry socket
- * (/var/run/dpdk/<name>/dpdk_telemetry.v2). Runs on the telemetry thread and
- * only reads: counters are single-writer uint64 values, so a read may be a
- * few packets old but is never torn.
+ * (/var/run/dpdk/<name>/dpdk_telemetry.v2). Handlers run on telemetry
+ * threads (one per client) under one lock that setup publishes the instance
+ * behind and teardown takes before freeing anything, so no handler reads a
+ * queue being built or freed. Counters are single-writer uint64 values: a
+ * read may be a few packets old but is never torn.
+ *
+ * Two commands change behaviour (zero_copy, log_level); each change leaves
+ * an audit line in the log. Who may use them is who may connect to the
+ * telemetry socket (its directory is the process's runtime dir, root 0700
+ * by default): see docs/security.md.
  */
 
 #include <inttypes.h>
@@ -19,6 +26,58 @@
 #include <rte_telemetry.h>
 
 #include "fwd_priv.h"
+
+static pthread_mutex_t fwd_telemetry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fwd_instance *fwd_telemetry_inst; /* under fwd_telemetry_lock */
+
+void
+fwd_telemetry_attach(struct fwd_instance *inst)
+{
+	pthread_mutex_lock(&fwd_telemetry_lock);
+	fwd_telemetry_inst = inst;
+	pthread_mutex_unlock(&fwd_telemetry_lock);
+}
+
+void
+fwd_telemetry_detach(void)
+{
+	pthread_mutex_lock(&fwd_telemetry_lock);
+	fwd_telemetry_inst = NULL;
+	pthread_mutex_unlock(&fwd_telemetry_lock);
+}
+
+typedef int (*fwd_telemetry_fn)(struct fwd_instance *inst, const char *params,
+				struct rte_tel_data *d);
+
+/* Run a handler on the published instance (NULL before setup and after teardown). */
+static int
+fwd_telemetry_call(fwd_telemetry_fn fn, const char *params, struct rte_tel_data *d)
+{
+	int ret;
+
+	pthread_mutex_lock(&fwd_telemetry_lock);
+	ret = fn(fwd_telemetry_inst, params, d);
+	pthread_mutex_unlock(&fwd_telemetry_lock);
+	return ret;
+}
+
+/* The callback DPDK calls, for a handler fwd_telemetry_<name>_locked(). */
+#define FWD_TELEMETRY_HANDLER(name)                                                                \
+	static int fwd_telemetry_##name(const char *cmd, const char *params,                      \
+					struct rte_tel_data *d)                                    \
+	{                                                                                          \
+		RTE_SET_USED(cmd);                                                                 \
+		return fwd_telemetry_call(fwd_telemetry_##name##_locked, params, d);               \
+	}
+
+struct fwd_relay *
+fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name)
+{
+	for (unsigned int i = 0; i < inst->n_relays; i++)
+		if (strcmp(inst->relays[i].cfg->name, name) == 0)
+			return &inst->relays[i];
+	return NULL;
+}
 
 static const char *
 fwd_telemetry_rx_mode(const struct fwd_queue *q)
@@ -36,11 +95,8 @@ fwd_telemetry_add_counters(struct rte_tel_data *d, const struct fwd_queue_stats 
 }
 
 static int
-fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d)
+fwd_telemetry_relays_locked(struct fwd_instance *inst, const char *params, struct rte_tel_data *d)
 {
-	struct fwd_instance *inst = fwd_current;
-
-	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_dict(d);
 	if (inst == NULL)
@@ -51,6 +107,7 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		int vid = atomic_load_explicit(&r->vid, memory_order_acquire);
 		struct rte_eth_stats es;
 		char feat[24];
+		int ret;
 
 		if (rd == NULL)
 			return -ENOMEM;
@@ -76,11 +133,18 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(
 			rd, "disconnects",
 			atomic_load_explicit(&r->disconnects, memory_order_relaxed));
+		rte_tel_data_add_dict_u64(
+			rd, "connections_refused",
+			atomic_load_explicit(&r->connections_refused, memory_order_relaxed));
 		/*
 		 * The VF's own view: frames vfrelay left in the NIC because the guest
 		 * had no room (or its ring was down) are dropped and counted there.
 		 */
-		if (rte_eth_stats_get(r->port.port_id, &es) == 0) {
+		/* The port may be stopped and restarted by a quiesce: not concurrently. */
+		pthread_mutex_lock(&((struct fwd_relay *)r)->zc_lock);
+		ret = rte_eth_stats_get(r->port.port_id, &es);
+		pthread_mutex_unlock(&((struct fwd_relay *)r)->zc_lock);
+		if (ret == 0) {
 			rte_tel_data_add_dict_u64(rd, "vf_ipackets", es.ipackets);
 			rte_tel_data_add_dict_u64(rd, "vf_imissed", es.imissed);
 			rte_tel_data_add_dict_u64(rd, "vf_ierrors", es.ierrors);
@@ -93,6 +157,7 @@ fwd_telemetry_relays(const char *cmd, const char *params, struct rte_tel_data *d
 	}
 	return 0;
 }
+FWD_TELEMETRY_HANDLER(relays)
 
 /* Zero-copy counters beyond the common ones (all queues of a zero-copy capable relay). */
 struct fwd_telemetry_zc {
@@ -117,16 +182,14 @@ fwd_telemetry_add_zc(struct rte_tel_data *d, const struct fwd_telemetry_zc *z)
 }
 
 static int
-fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+fwd_telemetry_stats_locked(struct fwd_instance *inst, const char *params, struct rte_tel_data *d)
 {
-	struct fwd_instance *inst = fwd_current;
 	struct fwd_queue_stats total = {0};
 	struct fwd_telemetry_zc zc_total = {0};
 	bool any_zc = false;
 	struct fwd_relay *r;
 	struct rte_tel_data *td;
 
-	RTE_SET_USED(cmd);
 	if (inst == NULL || params == NULL || *params == '\0')
 		return -EINVAL;
 	r = fwd_instance_relay_by_name(inst, params);
@@ -191,13 +254,11 @@ fwd_telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_free(td);
 	return 0;
 }
+FWD_TELEMETRY_HANDLER(stats)
 
 static int
-fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d)
+fwd_telemetry_lcores_locked(struct fwd_instance *inst, const char *params, struct rte_tel_data *d)
 {
-	struct fwd_instance *inst = fwd_current;
-
-	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
@@ -224,6 +285,7 @@ fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d
 	}
 	return 0;
 }
+FWD_TELEMETRY_HANDLER(lcores)
 
 /*
  * "/vfrelay/zero_copy,<relay>,<auto|on|off>": change a relay's zero-copy
@@ -231,15 +293,15 @@ fwd_telemetry_lcores(const char *cmd, const char *params, struct rte_tel_data *d
  * Only relays started with auto or on have the zero-copy pools to switch to.
  */
 static int
-fwd_telemetry_set_zero_copy(const char *cmd, const char *params, struct rte_tel_data *d)
+fwd_telemetry_zero_copy_locked(struct fwd_instance *inst, const char *params,
+			       struct rte_tel_data *d)
 {
-	struct fwd_instance *inst = fwd_current;
 	char buf[96];
 	char *mode;
 	struct fwd_relay *r;
 	int zc;
+	int old;
 
-	RTE_SET_USED(cmd);
 	if (inst == NULL || params == NULL || strlen(params) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", params);
@@ -258,7 +320,9 @@ fwd_telemetry_set_zero_copy(const char *cmd, const char *params, struct rte_tel_
 		zc = FWD_ZC_OFF;
 	else
 		return -EINVAL;
-	atomic_store_explicit(&r->zc_mode, zc, memory_order_relaxed);
+	old = atomic_exchange_explicit(&r->zc_mode, zc, memory_order_relaxed);
+	VFR_LOG(NOTICE, "audit: %s: zero_copy %s -> %s (telemetry /vfrelay/zero_copy)",
+		r->cfg->name, fwd_zero_copy_str(old), fwd_zero_copy_str(zc));
 	for (uint16_t i = 0; i < r->n_queues; i++) {
 		/* The next bind attempt applies the mode (off: it quiesces). */
 		atomic_store_explicit(&r->queues[i].zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
@@ -269,6 +333,61 @@ fwd_telemetry_set_zero_copy(const char *cmd, const char *params, struct rte_tel_
 	rte_tel_data_add_dict_string(d, "zero_copy", fwd_zero_copy_str(zc));
 	return 0;
 }
+FWD_TELEMETRY_HANDLER(zero_copy)
+
+/* Logtypes reported by /vfrelay/log_level without parameters. */
+static const char *const fwd_telemetry_logtypes[] = {
+	"vfrelay.fwd", "vfrelay.vhost", "vfrelay.qsync", "vfrelay.hw",
+	"lib.vhost.config", "lib.vhost.data", "lib.ethdev", "lib.eal",
+};
+
+/*
+ * "/vfrelay/log_level": {"global": level, logtype: level, ...};
+ * "/vfrelay/log_level,<glob>,<level>": set every logtype matching the glob.
+ * Works before setup and after teardown too: logging is the process's.
+ */
+static int
+fwd_telemetry_log_level_locked(struct fwd_instance *inst, const char *params,
+			       struct rte_tel_data *d)
+{
+	char buf[128];
+	char *level_s;
+	int level;
+
+	RTE_SET_USED(inst);
+	rte_tel_data_start_dict(d);
+	if (params == NULL || *params == '\0') {
+		rte_tel_data_add_dict_string(d, "global",
+					     vfr_log_level_name(rte_log_get_global_level()));
+		for (size_t i = 0; i < RTE_DIM(fwd_telemetry_logtypes); i++) {
+			int type = rte_log_register(fwd_telemetry_logtypes[i]);
+			int l = type < 0 ? -1 : rte_log_get_level((uint32_t)type);
+			const char *name = l < 0 ? NULL : vfr_log_level_name((uint32_t)l);
+
+			if (name != NULL)
+				rte_tel_data_add_dict_string(d, fwd_telemetry_logtypes[i], name);
+		}
+		return 0;
+	}
+	if (strlen(params) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", params);
+	level_s = strchr(buf, ',');
+	if (level_s == NULL || level_s == buf)
+		return -EINVAL;
+	*level_s++ = '\0';
+	level = vfr_log_level_parse(level_s);
+	if (level < 0)
+		return -EINVAL;
+	if (rte_log_set_level_pattern(buf, (uint32_t)level) != 0)
+		return -EINVAL;
+	VFR_LOG(NOTICE, "audit: log level of '%s' set to %s (telemetry /vfrelay/log_level)", buf,
+		level_s);
+	rte_tel_data_add_dict_string(d, "pattern", buf);
+	rte_tel_data_add_dict_string(d, "level", level_s);
+	return 0;
+}
+FWD_TELEMETRY_HANDLER(log_level)
 
 int
 fwd_telemetry_register(void)
@@ -281,9 +400,12 @@ fwd_telemetry_register(void)
 	ret |= rte_telemetry_register_cmd("/vfrelay/stats", fwd_telemetry_stats,
 					  "Per-queue counters of a relay. Parameter: relay name");
 	ret |= rte_telemetry_register_cmd(
-		"/vfrelay/zero_copy", fwd_telemetry_set_zero_copy,
+		"/vfrelay/zero_copy", fwd_telemetry_zero_copy,
 		"Set a relay's zero-copy mode. Parameters: relay,auto|on|off");
 	ret |= rte_telemetry_register_cmd("/vfrelay/lcores", fwd_telemetry_lcores,
 					  "Per-worker busy/idle cycles and packets. No parameters");
+	ret |= rte_telemetry_register_cmd(
+		"/vfrelay/log_level", fwd_telemetry_log_level,
+		"Log levels. No parameters: list them; glob,level: set them");
 	return ret == 0 ? 0 : -EINVAL;
 }

@@ -13,6 +13,7 @@
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 
+#include <vfrelay/barrier.h>
 #include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
@@ -31,7 +32,7 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid)
 
 	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
 	atomic_store_explicit(&q->zc_busy, 1, memory_order_relaxed);
-	fwd_light_barrier();
+	vfr_light_barrier();
 	req = atomic_load_explicit(&q->zc_req, memory_order_acquire);
 	if (req == FWD_ZC_REQ_ZERO_COPY)
 		n = qsync_rx_burst(q, vid);

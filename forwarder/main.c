@@ -18,7 +18,7 @@
 
 #include "fwd_priv.h"
 
-RTE_LOG_REGISTER_DEFAULT(fwd_logtype, INFO);
+VFR_LOG_REGISTER();
 
 #define FWD_EAL_ARGV_MAX 64
 
@@ -176,8 +176,11 @@ main(int argc, char **argv)
 			path, rte_strerror(rte_errno), cfg.name);
 		return FWD_EXIT_CONFIG;
 	}
+	/* A guest or socket peer must not be able to flood the log through librte_vhost. */
+	if (vfr_log_guard_install() < 0)
+		VFR_LOG(WARNING, "log rate limiting unavailable");
 	if (fwd_telemetry_register() < 0)
-		FWD_LOG(WARNING, "telemetry commands could not be registered\n");
+		VFR_LOG(WARNING, "telemetry commands could not be registered");
 
 	ret = fwd_ctl_setup(&inst, &cfg, err, sizeof(err));
 	if (ret < 0) {

@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <string.h>
 #include <linux/virtio_net.h>
 
 #include <rte_ip.h>
@@ -72,15 +73,51 @@ hw_offload_tx_unsupported(uint64_t ol_flags, uint64_t vf_tx_offloads)
 	return missing;
 }
 
-/* L4 checksum over a contiguous frame; the field is zeroed first. */
-static int
-hw_offload_sw_l4_csum(struct rte_mbuf *m, uint64_t l4_kind)
+/*
+ * Where the L4 payload ends, from the IP header (never the frame length: short
+ * frames are padded), or 0 if the headers do not describe a frame that fits.
+ */
+static uint32_t
+hw_offload_l4_end(const struct rte_mbuf *m, uint32_t l2_len, uint32_t l4_off)
 {
-	uint32_t l4_off = (uint32_t)m->l2_len + m->l3_len;
-	uint16_t field;
+	uint32_t len = rte_pktmbuf_data_len(m);
+	uint32_t end;
+
+	if (m->ol_flags & RTE_MBUF_F_TX_IPV4) {
+		const struct rte_ipv4_hdr *ip;
+
+		if (l2_len + sizeof(*ip) > len)
+			return 0;
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, l2_len);
+		end = l2_len + rte_be_to_cpu_16(ip->total_length);
+	} else if (m->ol_flags & RTE_MBUF_F_TX_IPV6) {
+		const struct rte_ipv6_hdr *ip6;
+
+		if (l2_len + sizeof(*ip6) > len)
+			return 0;
+		ip6 = rte_pktmbuf_mtod_offset(m, const struct rte_ipv6_hdr *, l2_len);
+		/* payload_len counts extension headers too: it ends where the IPv6 packet does */
+		end = l2_len + sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len);
+	} else {
+		return 0;
+	}
+	return end <= len && end > l4_off ? end : 0;
+}
+
+/*
+ * Finish an L4 checksum the way virtio defines NEEDS_CSUM: the guest has put
+ * the pseudo-header sum in the checksum field, the device sums from the L4
+ * header to the end of the L4 payload and stores the result there. The
+ * guest's stack chose the pseudo-header (upper-layer length, final
+ * destination), so extension headers and routing headers need nothing here.
+ */
+static int
+hw_offload_sw_l4_csum(struct rte_mbuf *m, uint64_t l4_kind, uint32_t l2_len, uint32_t l4_off)
+{
+	uint32_t field;
+	uint32_t end;
 	uint16_t csum;
-	void *l3;
-	void *l4;
+	uint8_t *l4;
 
 	switch (l4_kind) {
 	case RTE_MBUF_F_TX_TCP_CKSUM:
@@ -92,35 +129,18 @@ hw_offload_sw_l4_csum(struct rte_mbuf *m, uint64_t l4_kind)
 	default:
 		return -EINVAL; /* SCTP CRC in software is not worth carrying */
 	}
-	/* The guest controls l2_len/l3_len: never let them point past the frame. */
-	if (m->nb_segs != 1 || m->l2_len == 0 || m->l3_len == 0 ||
-	    l4_off + field + 2u > rte_pktmbuf_data_len(m))
+	/* The guest controls every length here: the sum must stay inside the frame. */
+	if (m->nb_segs != 1 || l2_len == 0)
 		return -EINVAL;
-
-	l3 = rte_pktmbuf_mtod_offset(m, void *, m->l2_len);
-	l4 = rte_pktmbuf_mtod_offset(m, void *, l4_off);
-	*(uint16_t *)((uint8_t *)l4 + field) = 0;
-	if (m->ol_flags & RTE_MBUF_F_TX_IPV4) {
-		const struct rte_ipv4_hdr *ip = l3;
-
-		if (m->l3_len < sizeof(*ip) || rte_be_to_cpu_16(ip->total_length) < m->l3_len ||
-		    m->l2_len + (uint32_t)rte_be_to_cpu_16(ip->total_length) >
-			    rte_pktmbuf_data_len(m))
-			return -EINVAL;
-		csum = rte_ipv4_udptcp_cksum(ip, l4);
-	} else if (m->ol_flags & RTE_MBUF_F_TX_IPV6) {
-		const struct rte_ipv6_hdr *ip6 = l3;
-
-		if (m->l3_len < sizeof(*ip6) ||
-		    l4_off + (uint32_t)rte_be_to_cpu_16(ip6->payload_len) + sizeof(*ip6) -
-				    m->l3_len >
-			    rte_pktmbuf_data_len(m))
-			return -EINVAL;
-		csum = rte_ipv6_udptcp_cksum(ip6, l4);
-	} else {
+	end = hw_offload_l4_end(m, l2_len, l4_off);
+	if (end == 0 || l4_off + field + 2u > end)
 		return -EINVAL;
-	}
-	*(uint16_t *)((uint8_t *)l4 + field) = csum;
+	l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, l4_off);
+	csum = (uint16_t)~rte_raw_cksum(l4, end - l4_off);
+	/* UDP: 0 means "no checksum"; its ones' complement twin says the same sum. */
+	if (csum == 0 && l4_kind == RTE_MBUF_F_TX_UDP_CKSUM)
+		csum = 0xffff;
+	memcpy(l4 + field, &csum, sizeof(csum));
 	return 0;
 }
 
@@ -138,7 +158,9 @@ hw_offload_tx_fixup(struct rte_mbuf *m, uint64_t vf_tx_offloads)
 		return -EINVAL;
 
 	if (missing & RTE_MBUF_F_TX_L4_MASK) {
-		if (hw_offload_sw_l4_csum(m, m->ol_flags & RTE_MBUF_F_TX_L4_MASK) < 0)
+		if (m->l3_len == 0 || hw_offload_sw_l4_csum(m, m->ol_flags & RTE_MBUF_F_TX_L4_MASK,
+							    m->l2_len,
+							    (uint32_t)m->l2_len + m->l3_len) < 0)
 			return -EINVAL;
 		m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
 		done = 1;
@@ -180,6 +202,33 @@ hw_offload_guest_tx_request(struct rte_mbuf *m)
 		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
 	else
 		return -EINVAL;
+	/*
+	 * A VF is told the L2/L3 lengths in 7/9-bit mbuf fields, and DPDK's
+	 * pseudo-header preparation for it (rte_net_intel_cksum_prepare) takes
+	 * IPv6's next header as the L4 protocol: IPv6 with extension headers, or
+	 * headers too long for the fields, are finished here in software.
+	 */
+	if (lens.l2_len > 127 || lens.l3_len > 511 ||
+	    (RTE_ETH_IS_IPV6_HDR(ptype) && lens.l3_len != sizeof(struct rte_ipv6_hdr))) {
+		uint64_t kind;
+
+		if (gso)
+			return -EINVAL;
+		switch (ptype & RTE_PTYPE_L4_MASK) {
+		case RTE_PTYPE_L4_TCP:
+			kind = RTE_MBUF_F_TX_TCP_CKSUM;
+			break;
+		case RTE_PTYPE_L4_UDP:
+			kind = RTE_MBUF_F_TX_UDP_CKSUM;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (hw_offload_sw_l4_csum(m, kind, lens.l2_len,
+					  (uint32_t)lens.l2_len + lens.l3_len) < 0)
+			return -EINVAL;
+		return HW_OFFLOAD_GUEST_DONE;
+	}
 	m->l2_len = lens.l2_len;
 	m->l3_len = lens.l3_len;
 	m->l4_len = lens.l4_len;
@@ -202,7 +251,7 @@ hw_offload_guest_tx_request(struct rte_mbuf *m)
 		/* SCTP's CRC or an unknown protocol: nothing we can finish. */
 		return -EINVAL;
 	}
-	return 1;
+	return HW_OFFLOAD_GUEST_REQUEST;
 }
 
 bool

@@ -20,9 +20,9 @@
 #include <rte_log.h>
 
 #include <vfrelay/hw.h>
+#include <vfrelay/log.h>
 
-RTE_LOG_REGISTER_DEFAULT(hw_logtype, INFO);
-#define HW_LOG(level, ...) rte_log(RTE_LOG_##level, hw_logtype, "hw: " __VA_ARGS__)
+VFR_LOG_REGISTER();
 
 /* Offloads we use when present; the rest is done in software or withheld. */
 #define HW_RX_OFFLOADS_WANTED                                                                      \
@@ -129,7 +129,7 @@ hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen
 		port->rx_frame_max = framesz > 66 ? framesz - 66 : 0;
 	}
 	rte_eth_macaddr_get(port->port_id, &port->mac);
-	HW_LOG(INFO, "port %u '%s' driver %s (%s quirks)\n", port->port_id, port->name,
+	VFR_LOG(INFO, "port %u '%s' driver %s (%s quirks)", port->port_id, port->name,
 	       port->driver, port->ops->name);
 	return 0;
 }
@@ -170,9 +170,9 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		 * af_packet and tap report a 1518-byte frame limit whatever their
 		 * kernel interface carries; the interface's MTU is what counts.
 		 */
-		HW_LOG(NOTICE,
+		VFR_LOG(NOTICE,
 		       "port %u: reports max MTU %u; software port, the interface MTU "
-		       "limits frames\n",
+		       "limits frames",
 		       pid, info.max_mtu);
 		mtu = info.max_mtu;
 		clamped = true;
@@ -269,9 +269,9 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	port->mtu = prm->mtu;
 	port->rx_offloads = conf.rxmode.offloads;
 	port->tx_offloads = conf.txmode.offloads;
-	HW_LOG(INFO,
+	VFR_LOG(INFO,
 	       "port %u: %u queue pairs, %u/%u descriptors, mtu %u, rx offloads 0x%" PRIx64
-	       ", tx offloads 0x%" PRIx64 "\n",
+	       ", tx offloads 0x%" PRIx64 "",
 	       pid, prm->n_queues, nb_rxd, nb_txd, prm->mtu, port->rx_offloads, port->tx_offloads);
 	return 0;
 }
@@ -292,7 +292,7 @@ hw_port_start(struct hw_port *port, char *err, size_t errlen)
 	 * (untrusted); then its MAC filter must be the guest's, set by the host.
 	 */
 	if (rte_eth_promiscuous_enable(port->port_id) < 0)
-		HW_LOG(NOTICE, "port %u: promiscuous mode refused; VF MAC filter applies\n",
+		VFR_LOG(NOTICE, "port %u: promiscuous mode refused; VF MAC filter applies",
 		       port->port_id);
 	rte_eth_allmulticast_enable(port->port_id);
 	return 0;
@@ -306,7 +306,7 @@ hw_port_rx_reset(struct hw_port *port)
 
 	ret = rte_eth_dev_stop(pid);
 	if (ret < 0) {
-		HW_LOG(ERR, "port %u: cannot stop: %s\n", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot stop: %s", pid, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = false;
@@ -314,14 +314,14 @@ hw_port_rx_reset(struct hw_port *port)
 		ret = rte_eth_rx_queue_setup(pid, q, port->nb_rxd, rte_eth_dev_socket_id(pid),
 					     &port->rxconf, port->rx_pools[q]);
 		if (ret < 0) {
-			HW_LOG(ERR, "port %u: RX queue %u setup again failed: %s\n", pid, q,
+			VFR_LOG(ERR, "port %u: RX queue %u setup again failed: %s", pid, q,
 			       rte_strerror(-ret));
 			return ret;
 		}
 	}
 	ret = rte_eth_dev_start(pid);
 	if (ret < 0) {
-		HW_LOG(ERR, "port %u: cannot start again: %s\n", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot start again: %s", pid, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = true;

@@ -34,21 +34,11 @@
 #include <rte_pause.h>
 #include <rte_vhost.h>
 
+#include <vfrelay/barrier.h>
+#include <vfrelay/log.h>
+
 #include "qsync_inline.h"
-#include "qsync_log.h"
 #include "qsync_priv.h"
-
-/* vhost-user request ids (the message struct is private to librte_vhost). */
-enum {
-	QSYNC_MSG_SET_FEATURES = 2,
-	QSYNC_MSG_SET_MEM_TABLE = 5,
-	QSYNC_MSG_SET_LOG_BASE = 6,
-	QSYNC_MSG_SET_VRING_ADDR = 9,
-	QSYNC_MSG_SET_VRING_ENABLE = 18,
-};
-
-/* Message layout: request, flags, size (u32 each), then the payload. */
-#define QSYNC_MSG_PAYLOAD_OFF 12
 
 /*
  * Keep the worker off the RX side (PARK) or the whole queue pair (PARK_ALL);
@@ -61,12 +51,12 @@ qsync_park_req(struct fwd_queue *fq, enum fwd_zc_req req)
 
 	atomic_store_explicit(&fq->zc_req, req, memory_order_seq_cst);
 	/* The worker's side of the handshake has only a compiler barrier: fence it from here. */
-	fwd_heavy_barrier();
+	vfr_heavy_barrier();
 	while (atomic_load_explicit(&fq->zc_busy, memory_order_seq_cst) != 0) {
 		rte_pause();
 		if (rte_get_timer_cycles() > warn_at) {
 			/* Cannot happen for a zero-copy burst; say so loudly if it does. */
-			QSYNC_LOG(WARNING, "%s q%u: worker still inside a burst after 1 s",
+			VFR_LOG(WARNING, "%s q%u: worker still inside a burst after 1 s",
 				  fq->relay->cfg->name, fq->qid);
 			warn_at = rte_get_timer_cycles() + rte_get_timer_hz();
 		}
@@ -92,7 +82,7 @@ qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 		if (atomic_load_explicit(&fq->zc_reason, memory_order_relaxed) !=
 		    (uint32_t)reason) {
 			fq->zc_fallbacks[reason]++;
-			QSYNC_LOG(NOTICE, "%s q%u: %s: %s", fq->relay->cfg->name, fq->qid,
+			VFR_LOG(NOTICE, "%s q%u: %s: %s", fq->relay->cfg->name, fq->qid,
 				  on ? "RX stopped (zero_copy = on)" : "copy path",
 				  qsync_fallback_name(reason));
 		}
@@ -141,7 +131,7 @@ qsync_dma_map(struct qsync_queue *qq, bool map)
 		}
 	}
 	if (map && done < qq->xlate->nregions) {
-		QSYNC_LOG(ERR, "%s: cannot map guest region %u for DMA: %s", port->name, done,
+		VFR_LOG(ERR, "%s: cannot map guest region %u for DMA: %s", port->name, done,
 			  rte_strerror(rte_errno));
 		for (uint32_t i = 0; i < done; i++) {
 			const struct qsync_xlate_region *r = &qq->xlate->regions[i];
@@ -257,6 +247,28 @@ fail:
 	return -EINVAL;
 }
 
+static void qsync_unbind_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked);
+static void qsync_quiesce_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locked);
+
+/*
+ * Is librte_vhost applying a message to this device right now? It holds
+ * every vring lock from before our pre-handler until the message is done,
+ * failed or not (vhost_user_msg_handler()), and the pre-handler passes
+ * through zc_lock, which the caller holds: so if the RX vring's lock is free
+ * now, no message is being applied and none can be until zc_lock is released.
+ * The only public call that tries that lock is the non-blocking guest
+ * interrupt; an extra interrupt is harmless (the guest finds nothing new).
+ */
+static int
+qsync_message_in_flight(int vid, uint16_t vring)
+{
+	int ret = rte_vhost_vring_call_nonblock(vid, vring);
+
+	if (ret == -EAGAIN)
+		return 1;
+	return ret < 0 ? ret : 0;
+}
+
 int
 qsync_ctl_bind(struct fwd_queue *fq, int vid)
 {
@@ -273,14 +285,6 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 		qsync_fall_back(fq, QSYNC_FB_NONE);
 		return -EPERM;
 	}
-	if (rte_vhost_get_negotiated_features(vid, &features) != 0)
-		return -EAGAIN;
-	why = qsync_check_features(fq, features);
-	if (why != QSYNC_FB_NONE) {
-		/* Unbinds first if the queue still runs zero copy, else just falls back. */
-		qsync_ctl_quiesce(fq, why, false);
-		return -EPERM;
-	}
 
 	/*
 	 * Park first, without our lock: the worker may be inside a copy burst
@@ -289,19 +293,51 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 	 */
 	qsync_park(fq);
 	pthread_mutex_lock(&r->zc_lock);
-	if (qq->vr != NULL) {
-		/* Still bound (a quiesce would have unbound it): resume where it was. */
-		pthread_mutex_unlock(&r->zc_lock);
-		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
-		return 0;
-	}
-	if (atomic_load_explicit(&r->msg_pending, memory_order_acquire) !=
-		    atomic_load_explicit(&r->msg_done, memory_order_acquire) ||
-	    atomic_load_explicit(&fq->vid, memory_order_acquire) != vid) {
-		/* A vhost message is changing the device: retry once it is applied. */
+	/*
+	 * destroy_device unpublishes the vid before it takes zc_lock to quiesce:
+	 * checked here, under the lock, the device cannot go away until we are
+	 * done, so every vid call below is on a live device.
+	 */
+	if (atomic_load_explicit(&fq->vid, memory_order_acquire) != vid) {
 		pthread_mutex_unlock(&r->zc_lock);
 		qsync_fall_back(fq, QSYNC_FB_NONE);
 		return -EAGAIN;
+	}
+	if (rte_vhost_get_negotiated_features(vid, &features) != 0) {
+		pthread_mutex_unlock(&r->zc_lock);
+		qsync_fall_back(fq, QSYNC_FB_NONE);
+		return -EAGAIN;
+	}
+	why = qsync_check_features(fq, features);
+	if (why != QSYNC_FB_NONE) {
+		/* Unbinds first if the queue still runs zero copy, else just falls back. */
+		qsync_quiesce_locked(fq, why, false);
+		pthread_mutex_unlock(&r->zc_lock);
+		return -EPERM;
+	}
+	if (qq->vr != NULL) {
+		if (qq->vid == vid) {
+			/* Still bound (a quiesce would have unbound it): resume where it was. */
+			pthread_mutex_unlock(&r->zc_lock);
+			atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY,
+					      memory_order_seq_cst);
+			return 0;
+		}
+		/* Bound to a device gone by (cannot happen: destroy quiesces); never reuse it. */
+		VFR_LOG(ERR, "%s q%u: still bound to vid %d, now %d: unbinding", r->cfg->name,
+			fq->qid, qq->vid, vid);
+		qsync_unbind_locked(fq, QSYNC_FB_NONE, false);
+	}
+	ret = qsync_message_in_flight(vid, fq->qid * 2);
+	if (ret != 0) {
+		/* Retry once the message is applied (1), or the ring is not usable (< 0). */
+		pthread_mutex_unlock(&r->zc_lock);
+		if (ret > 0) {
+			qsync_fall_back(fq, QSYNC_FB_NONE);
+			return -EAGAIN;
+		}
+		qsync_fall_back(fq, QSYNC_FB_bind_failed);
+		return -EPERM;
 	}
 	if (qq->needs_reclaim) {
 		/* The control loop reclaims the PMD's buffers first, then binds. */
@@ -311,11 +347,13 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 	}
 	ret = qsync_bind_locked(fq, vid, features, &why);
 	if (ret == 0) {
+		/* The first flush of a binding notifies anyway. */
+		atomic_store_explicit(&fq->zc_notify_vid, -1, memory_order_relaxed);
 		atomic_store_explicit(&fq->zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
 		atomic_store_explicit(&fq->zc_want_copy, QSYNC_FB_NONE, memory_order_relaxed);
 		atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_ZERO_COPY, memory_order_relaxed);
 		atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_ZERO_COPY, memory_order_seq_cst);
-		QSYNC_LOG(INFO, "%s q%u: zero copy on (ring %u, VF buffer %u, header %u)",
+		VFR_LOG(INFO, "%s q%u: zero copy on (ring %u, VF buffer %u, header %u)",
 			  r->cfg->name, fq->qid, qq->vr->size, qq->buf_size, qq->hdr_len);
 	} else {
 		qsync_fall_back(fq, why);
@@ -347,15 +385,20 @@ qsync_unbind_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locke
 			 * parked; its shells come back when its RX queue is set up again. */
 			qq->needs_reclaim = true;
 		else
-			QSYNC_LOG(CRIT, "%s q%u: %u shells still held by the VF after stop",
+			VFR_LOG(CRIT, "%s q%u: %u shells still held by the VF after stop",
 				  fq->relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
 	}
 
 	/* Nothing the VF wrote is pending: give the guest every buffer we still hold. */
 	qsync_vring_hand_back(qq->vr, &hb);
 	rte_vhost_set_vring_base(qq->vid, qq->vring, hb.last_avail_idx, hb.last_used_idx);
-	if (hb.notify && !locked)
-		rte_vhost_vring_call_nonblock(qq->vid, qq->vring);
+	/*
+	 * Under the vring locks the interrupt cannot be sent now; the control
+	 * thread sends it (qsync_ctl_notify_owed()), or the guest would wait for
+	 * buffers it already has back.
+	 */
+	if (hb.notify && (locked || rte_vhost_vring_call_nonblock(qq->vid, qq->vring) == -EAGAIN))
+		atomic_store_explicit(&fq->zc_notify_vid, qq->vid, memory_order_release);
 
 	qsync_dma_map(qq, false);
 	qsync_vring_destroy(qq->vr);
@@ -366,9 +409,9 @@ qsync_unbind_locked(struct fwd_queue *fq, enum qsync_fallback reason, bool locke
 	qq->zc = false;
 	qq->quiescing = false;
 	if (stopped && rte_eth_dev_rx_queue_start(port->port_id, fq->qid) != 0)
-		QSYNC_LOG(ERR, "%s q%u: cannot restart the VF RX queue", fq->relay->cfg->name,
+		VFR_LOG(ERR, "%s q%u: cannot restart the VF RX queue", fq->relay->cfg->name,
 			  fq->qid);
-	QSYNC_LOG(INFO, "%s q%u: zero copy off (%s): %u rewound, %u returned empty",
+	VFR_LOG(INFO, "%s q%u: zero copy off (%s): %u rewound, %u returned empty",
 		  fq->relay->cfg->name, fq->qid,
 		  reason == QSYNC_FB_NONE ? "guest ring change" : qsync_fallback_name(reason),
 		  hb.rewound, hb.zeroed);
@@ -422,7 +465,7 @@ qsync_ctl_reclaim(struct fwd_relay *relay)
 
 		if (ret != 0) {
 			/* Polling the PMD could write into guest memory we gave back. */
-			QSYNC_LOG(CRIT, "%s q%u: VF buffers not reclaimed: RX stays stopped",
+			VFR_LOG(CRIT, "%s q%u: VF buffers not reclaimed: RX stays stopped",
 				  relay->cfg->name, fq->qid);
 			atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK, memory_order_seq_cst);
 			continue;
@@ -433,7 +476,7 @@ qsync_ctl_reclaim(struct fwd_relay *relay)
 			atomic_store_explicit(&fq->zc_rebind, true, memory_order_release);
 		}
 		if (qq->n_free != qq->n_shells)
-			QSYNC_LOG(CRIT, "%s q%u: %u shells still held after RX queue setup",
+			VFR_LOG(CRIT, "%s q%u: %u shells still held after RX queue setup",
 				  relay->cfg->name, fq->qid, qq->n_shells - qq->n_free);
 		if (saved[i] == FWD_ZC_REQ_COPY)
 			qsync_fall_back(fq, QSYNC_FB_NONE);
@@ -442,7 +485,7 @@ qsync_ctl_reclaim(struct fwd_relay *relay)
 	}
 	pthread_mutex_unlock(&relay->zc_lock);
 	if (ret == 0)
-		QSYNC_LOG(INFO, "%s: VF RX queues set up again to release guest buffers",
+		VFR_LOG(INFO, "%s: VF RX queues set up again to release guest buffers",
 			  relay->cfg->name);
 	return true;
 }
@@ -464,122 +507,27 @@ qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason, boo
 		qsync_ctl_quiesce(&relay->queues[i], reason, locked);
 }
 
-static struct fwd_relay *
-qsync_relay_of(int vid)
+void
+qsync_ctl_notify_owed(struct fwd_queue *fq)
 {
-	char path[PATH_MAX];
+	int vid = atomic_load_explicit(&fq->zc_notify_vid, memory_order_acquire);
 
-	if (fwd_current == NULL || rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
-		return NULL;
-	return fwd_instance_relay_by_path(fwd_current, path);
+	if (vid < 0)
+		return;
+	pthread_mutex_lock(&fq->relay->zc_lock);
+	/* Only the device it was owed to, and only while it lives (vid checked under the lock). */
+	if (atomic_load_explicit(&fq->vid, memory_order_acquire) != vid ||
+	    rte_vhost_vring_call_nonblock(vid, fq->qid * 2) != -EAGAIN)
+		atomic_compare_exchange_strong_explicit(&fq->zc_notify_vid, &vid, -1,
+							memory_order_relaxed, memory_order_relaxed);
+	pthread_mutex_unlock(&fq->relay->zc_lock);
 }
 
-static void
-qsync_want_rebind(struct fwd_relay *relay, int vring)
+void
+qsync_ctl_sync(struct fwd_relay *relay)
 {
-	for (uint16_t i = 0; i < relay->n_queues; i++)
-		if (relay->queues[i].zc != NULL && (vring < 0 || vring == 2 * i))
-			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
-					      memory_order_release);
-}
-
-/*
- * Before librte_vhost applies a message, with every vring lock held for
- * most of them: quiesce what the message would pull from under the VF.
- */
-static enum rte_vhost_msg_result
-qsync_pre_msg(int vid, void *msg)
-{
-	struct fwd_relay *relay = qsync_relay_of(vid);
-	const uint8_t *m = msg;
-	uint32_t req;
-	uint32_t index;
-	uint64_t u64;
-
-	if (relay == NULL)
-		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-	memcpy(&req, m, sizeof(req));
-	memcpy(&index, m + QSYNC_MSG_PAYLOAD_OFF, sizeof(index));
-	atomic_fetch_add_explicit(&relay->msg_pending, 1, memory_order_acq_rel);
-
-	switch (req) {
-	case QSYNC_MSG_SET_MEM_TABLE:
-		qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, true);
-		break;
-	case QSYNC_MSG_SET_VRING_ADDR:
-		if ((index & 0xff) % 2 == 0 && (index & 0xff) / 2 < relay->n_queues)
-			qsync_ctl_quiesce(&relay->queues[(index & 0xff) / 2], QSYNC_FB_NONE, true);
-		break;
-	case QSYNC_MSG_SET_VRING_ENABLE: {
-		uint32_t num;
-
-		memcpy(&num, m + QSYNC_MSG_PAYLOAD_OFF + 4, sizeof(num));
-		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues)
-			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
-		break;
-	}
-	case QSYNC_MSG_SET_FEATURES:
-		memcpy(&u64, m + QSYNC_MSG_PAYLOAD_OFF, sizeof(u64));
-		/* Dirty logging starts: every completion would have to be logged. */
-		if (u64 & (1ULL << VHOST_F_LOG_ALL))
-			qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
-		break;
-	case QSYNC_MSG_SET_LOG_BASE:
-		qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
-		break;
-	default:
-		break;
-	}
-	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-}
-
-static enum rte_vhost_msg_result
-qsync_post_msg(int vid, void *msg)
-{
-	struct fwd_relay *relay = qsync_relay_of(vid);
-	uint32_t req;
-	uint32_t index;
-
-	if (relay == NULL)
-		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-	memcpy(&req, msg, sizeof(req));
-	memcpy(&index, (const uint8_t *)msg + QSYNC_MSG_PAYLOAD_OFF, sizeof(index));
-	atomic_store_explicit(&relay->msg_done,
-			      atomic_load_explicit(&relay->msg_pending, memory_order_acquire),
-			      memory_order_release);
-	switch (req) {
-	case QSYNC_MSG_SET_MEM_TABLE:
-	case QSYNC_MSG_SET_FEATURES:
-		qsync_want_rebind(relay, -1);
-		break;
-	case QSYNC_MSG_SET_VRING_ADDR:
-	case QSYNC_MSG_SET_VRING_ENABLE:
-		qsync_want_rebind(relay, (int)(index & 0xff));
-		break;
-	default:
-		break;
-	}
-	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-}
-
-static const struct rte_vhost_user_extern_ops qsync_extern_ops = {
-	.pre_msg_handle = qsync_pre_msg,
-	.post_msg_handle = qsync_post_msg,
-};
-
-int
-qsync_ctl_connection(struct fwd_relay *relay, int vid)
-{
-	bool any = false;
-
-	for (uint16_t i = 0; i < relay->n_queues; i++)
-		any |= relay->queues[i].zc != NULL;
-	if (!any)
-		return 0;
-	atomic_store_explicit(&relay->msg_done,
-			      atomic_load_explicit(&relay->msg_pending, memory_order_acquire),
-			      memory_order_release);
-	return rte_vhost_extern_callback_register(vid, &qsync_extern_ops, NULL) == 0 ? 0 : -EIO;
+	pthread_mutex_lock(&relay->zc_lock);
+	pthread_mutex_unlock(&relay->zc_lock);
 }
 
 void

@@ -203,7 +203,7 @@ qsync_vring_desc_ok(struct qsync_vring *vr, uint16_t head, struct qsync_buf *b)
 	}
 	d = &vr->desc[head];
 	addr = __atomic_load_n(&d->addr, __ATOMIC_RELAXED);
-	len = __atomic_load_n(&d->len, __ATOMIC_RELAXED);
+	len = RTE_MIN(__atomic_load_n(&d->len, __ATOMIC_RELAXED), (uint32_t)QSYNC_DESC_LEN_MAX);
 	flags = __atomic_load_n(&d->flags, __ATOMIC_RELAXED);
 
 	/* The VF writes one contiguous buffer: no chains, no indirect tables, and only where the

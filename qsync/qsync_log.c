@@ -7,6 +7,6 @@
  * tests plus this, without dragging in the other qsync units.
  */
 
-#include "qsync_log.h"
+#include <vfrelay/log.h>
 
-RTE_LOG_REGISTER_DEFAULT(qsync_logtype, INFO);
+VFR_LOG_REGISTER();

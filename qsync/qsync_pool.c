@@ -29,8 +29,9 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <vfrelay/log.h>
+
 #include "qsync_inline.h"
-#include "qsync_log.h"
 #include "qsync_priv.h"
 
 #define QSYNC_POOL_OPS_NAME "vfrelay_qsync"
@@ -118,15 +119,16 @@ qsync_pool_dequeue(struct rte_mempool *mp, void **obj_table, unsigned int n)
 		const struct qsync_buf *b = &qq->stash[i];
 		struct rte_mbuf *m = qq->free_shells[--qq->n_free];
 		struct qsync_shell *sh = qsync_shell_of(m);
+		/* Fits 16 bits: the pop caps a buffer at QSYNC_DESC_LEN_MAX (>= hdr). */
 		uint32_t room = b->len - hdr + RTE_PKTMBUF_HEADROOM;
 
+		RTE_BUILD_BUG_ON(QSYNC_DESC_LEN_MAX + RTE_PKTMBUF_HEADROOM > UINT16_MAX);
 		m->buf_addr = (void *)(uintptr_t)(b->hva + hdr - RTE_PKTMBUF_HEADROOM);
 		m->buf_iova = b->iova + hdr - RTE_PKTMBUF_HEADROOM;
-		/* buf_len is 16 bits: a larger guest buffer is simply used in part. */
-		m->buf_len = (uint16_t)RTE_MIN(room, (uint32_t)UINT16_MAX);
+		m->buf_len = (uint16_t)room;
 		m->data_off = RTE_PKTMBUF_HEADROOM;
 		sh->hva = b->hva;
-		sh->len = RTE_MIN(b->len, (uint32_t)m->buf_len - RTE_PKTMBUF_HEADROOM + hdr);
+		sh->len = b->len;
 		sh->slot = b->slot;
 		sh->gen = qq->gen;
 		sh->bound = 1;
@@ -210,7 +212,7 @@ qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing, uint16_t b
 					    sizeof(struct rte_mbuf) + sizeof(struct qsync_shell), 0,
 					    sizeof(priv), rte_socket_id(), 0);
 	if (qq->pool == NULL) {
-		QSYNC_LOG(ERR, "%s: cannot create shell pool: %s", name, rte_strerror(rte_errno));
+		VFR_LOG(ERR, "%s: cannot create shell pool: %s", name, rte_strerror(rte_errno));
 		goto fail;
 	}
 	ret = rte_mempool_set_ops_byname(qq->pool, QSYNC_POOL_OPS_NAME, qq);
@@ -221,7 +223,7 @@ qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing, uint16_t b
 		ret = ret < 0 ? ret : 0;
 	}
 	if (ret < 0) {
-		QSYNC_LOG(ERR, "%s: cannot populate shell pool: %s", name, rte_strerror(-ret));
+		VFR_LOG(ERR, "%s: cannot populate shell pool: %s", name, rte_strerror(-ret));
 		goto fail;
 	}
 	rte_mempool_obj_iter(qq->pool, qsync_pool_init_shell, NULL);

@@ -12,8 +12,9 @@
 
 #include <rte_common.h>
 
+#include <vfrelay/log.h>
+
 #include "qsync_inline.h"
-#include "qsync_log.h"
 #include "qsync_vring.h"
 
 /* A buffer size beyond the 16-bit mbuf buf_len cannot be what a VF queue is programmed with. */
@@ -26,18 +27,18 @@ qsync_vring_create(const struct qsync_vring_params *p)
 
 	if (p == NULL || p->desc == NULL || p->avail == NULL || p->used == NULL ||
 	    p->xlate == NULL) {
-		QSYNC_LOG(ERR, "vring: missing ring address or translation table");
+		VFR_LOG(ERR, "vring: missing ring address or translation table");
 		errno = EINVAL;
 		return NULL;
 	}
 	/* Split rings are a power of two (virtio 1.x 2.7); the slot index relies on it. */
 	if (p->size == 0 || p->size > 32768 || !rte_is_power_of_2(p->size)) {
-		QSYNC_LOG(ERR, "vring: size %u is not a power of two up to 32768", p->size);
+		VFR_LOG(ERR, "vring: size %u is not a power of two up to 32768", p->size);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (p->features & (UINT64_C(1) << VIRTIO_F_RING_PACKED)) {
-		QSYNC_LOG(ERR, "vring: packed ring negotiated; zero copy handles split rings only");
+		VFR_LOG(ERR, "vring: packed ring negotiated; zero copy handles split rings only");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -45,13 +46,13 @@ qsync_vring_create(const struct qsync_vring_params *p)
 	 * flight at bind. librte_vhost keeps the two equal for split rings (SET_VRING_BASE sets
 	 * both); a difference means buffers owned by someone else. */
 	if (p->last_avail_idx != p->last_used_idx) {
-		QSYNC_LOG(ERR, "vring: last_avail_idx %u != last_used_idx %u: buffers in flight",
+		VFR_LOG(ERR, "vring: last_avail_idx %u != last_used_idx %u: buffers in flight",
 			  p->last_avail_idx, p->last_used_idx);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (p->buf_size == 0 || p->buf_size > QSYNC_MAX_BUF_SIZE) {
-		QSYNC_LOG(ERR, "vring: VF buffer size %u out of 1..%u", p->buf_size,
+		VFR_LOG(ERR, "vring: VF buffer size %u out of 1..%u", p->buf_size,
 			  QSYNC_MAX_BUF_SIZE);
 		errno = EINVAL;
 		return NULL;
@@ -65,7 +66,7 @@ qsync_vring_create(const struct qsync_vring_params *p)
 	vr->slots = calloc(p->size, sizeof(vr->slots[0]));
 	if (vr->slots == NULL) {
 		free(vr);
-		QSYNC_LOG(ERR, "vring: no memory for %u slots", p->size);
+		VFR_LOG(ERR, "vring: no memory for %u slots", p->size);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -135,7 +136,7 @@ qsync_vring_hand_back(struct qsync_vring *vr, struct qsync_hand_back *out)
 		out->notify |= notify;
 	}
 	if (out->rewound || out->zeroed)
-		QSYNC_LOG(INFO, "vring: handed back %u held buffers by rewind, %u with length 0",
+		VFR_LOG(INFO, "vring: handed back %u held buffers by rewind, %u with length 0",
 			  out->rewound, out->zeroed);
 	out->last_avail_idx = vr->last_avail_idx;
 	out->last_used_idx = vr->last_used_idx;

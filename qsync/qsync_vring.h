@@ -77,6 +77,13 @@ struct qsync_vring {
 	struct qsync_vring_stats stats;
 };
 
+/*
+ * The most of one descriptor ever used: a shell's buf_len is 16 bits and holds the buffer
+ * from the header on plus the mbuf headroom. A longer descriptor is used in part, so a
+ * length near 2^32 never reaches buffer arithmetic; only what is used must be guest memory.
+ */
+#define QSYNC_DESC_LEN_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM)
+
 /** One buffer popped for the VF. */
 struct qsync_buf {
 	uint64_t hva;  /**< our address of the buffer's first byte (the header goes here) */

@@ -13,7 +13,8 @@
 
 #include <rte_common.h>
 
-#include "qsync_log.h"
+#include <vfrelay/log.h>
+
 #include "qsync_xlate.h"
 
 /* /proc/self/pagemap: one little-endian 64-bit entry per virtual page (Documentation/admin-guide
@@ -41,7 +42,7 @@ qsync_xlate_pagemap_open(void)
 	if (fd < 0) {
 		int err = errno;
 
-		QSYNC_LOG(ERR, "open /proc/self/pagemap: %s", strerror(err));
+		VFR_LOG(ERR, "open /proc/self/pagemap: %s", strerror(err));
 		return -err;
 	}
 	return fd;
@@ -59,7 +60,7 @@ qsync_region_read_pagemap(struct qsync_xlate_region *r, int fd, uint32_t shift)
 
 	r->page_iova = calloc(npages, sizeof(r->page_iova[0]));
 	if (r->page_iova == NULL) {
-		QSYNC_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
+		VFR_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
 			  ": no memory for %" PRIu64 " page addresses", r->gpa, npages);
 		return -ENOMEM;
 	}
@@ -73,7 +74,7 @@ qsync_region_read_pagemap(struct qsync_xlate_region *r, int fd, uint32_t shift)
 		/* pagemap has an entry for every page of the address space: a short read means
 		 * the fd is not a pagemap. */
 		if (got != (ssize_t)want) {
-			QSYNC_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
+			VFR_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
 				  ": pagemap read at page 0x%" PRIx64 " returned %zd of %zu bytes",
 				  r->gpa, r->first_page + done, got, want);
 			return -EIO;
@@ -89,12 +90,12 @@ qsync_region_read_pagemap(struct qsync_xlate_region *r, int fd, uint32_t shift)
 			/* Since Linux 4.2 the PFN reads as 0 without CAP_SYS_ADMIN: every buffer
 			 * would point the NIC at physical page 0. */
 			if (pfn == 0) {
-				QSYNC_LOG(ERR, "pagemap hides PFNs: PA mode needs CAP_SYS_ADMIN");
+				VFR_LOG(ERR, "pagemap hides PFNs: PA mode needs CAP_SYS_ADMIN");
 				return -EPERM;
 			}
 			/* Keeps iova + page size below the not-present marker in the lookup. */
 			if (pfn >= max_pfn) {
-				QSYNC_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
+				VFR_LOG(ERR, "region at guest_phys_addr 0x%" PRIx64
 					  ": pagemap PFN 0x%" PRIx64 " is not a physical page",
 					  r->gpa, pfn);
 				return -EIO;
@@ -114,7 +115,7 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 	int ret = -EINVAL;
 
 	if (mem == NULL || mem->nregions == 0) {
-		QSYNC_LOG(ERR, "guest memory table has no regions");
+		VFR_LOG(ERR, "guest memory table has no regions");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -122,7 +123,7 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 		long ps = sysconf(_SC_PAGESIZE);
 
 		if (ps <= 0 || !rte_is_power_of_2((uint64_t)ps)) {
-			QSYNC_LOG(ERR, "unusable page size %ld", ps);
+			VFR_LOG(ERR, "unusable page size %ld", ps);
 			errno = EINVAL;
 			return NULL;
 		}
@@ -134,7 +135,7 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 
 	x = calloc(1, sizeof(*x) + (size_t)mem->nregions * sizeof(x->regions[0]));
 	if (x == NULL) {
-		QSYNC_LOG(ERR, "no memory for a %u-region translation table", mem->nregions);
+		VFR_LOG(ERR, "no memory for a %u-region translation table", mem->nregions);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -150,7 +151,7 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 		 * no later comparison needs overflow care. */
 		if (m->size == 0 || m->guest_phys_addr + m->size <= m->guest_phys_addr ||
 		    m->host_user_addr + m->size <= m->host_user_addr) {
-			QSYNC_LOG(ERR, "region %u: guest_phys_addr 0x%" PRIx64
+			VFR_LOG(ERR, "region %u: guest_phys_addr 0x%" PRIx64
 				  " host_user_addr 0x%" PRIx64 " size 0x%" PRIx64
 				  " is empty or wraps",
 				  i, m->guest_phys_addr, m->host_user_addr, m->size);
@@ -168,7 +169,7 @@ qsync_xlate_create(const struct rte_vhost_memory *mem, enum qsync_iova_mode mode
 
 		/* Overlap would make a guest address mean two host addresses. */
 		if (prev->gpa + prev->size > cur->gpa) {
-			QSYNC_LOG(ERR, "regions at guest_phys_addr 0x%" PRIx64 " (size 0x%" PRIx64
+			VFR_LOG(ERR, "regions at guest_phys_addr 0x%" PRIx64 " (size 0x%" PRIx64
 				  ") and 0x%" PRIx64 " overlap",
 				  prev->gpa, prev->size, cur->gpa);
 			goto fail;

@@ -3,19 +3,28 @@
  */
 
 /*
- * vhost-user sockets and librte_vhost callbacks.
+ * vhost-user sockets and every librte_vhost callback.
  *
- * The callbacks run on librte_vhost's event thread. They take none of our
- * locks (a lock shared with code that calls into librte_vhost is how OVS got
- * its ABBA deadlock) and do only lock-free publication: store the device id
- * into the relay's queue pairs, or unpublish it and wait with RCU until every
- * worker has passed a quiescent state. Everything else (logging, operator
- * state) goes to the control thread through a ring.
+ * This module owns the connection of each relay: a connection is accepted in
+ * new_connection (one per relay; any further one is refused and counted) and
+ * entered in a vid -> relay table, and every later callback acts only
+ * through that table, so a second front-end on a server socket can neither
+ * take the relay over nor disturb the attached one.
+ *
+ * The callbacks run on librte_vhost's event thread. They publish and
+ * unpublish the device lock-free and wait for the workers with RCU; the one
+ * lock they take is a relay's zc_lock, through qsync's quiesce, which never
+ * waits for anything that could be blocked on a vhost lock (see qsync.h).
+ * Everything else (logging, operator state) goes to the control thread
+ * through a ring.
  */
 
 #include <errno.h>
+#include <grp.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <linux/vhost.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,26 +33,81 @@
 #include <unistd.h>
 
 #include <rte_errno.h>
-#include <rte_log.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_vhost.h>
 
 #include <vfrelay/fwd.h>
+#include <vfrelay/log.h>
 #include <vfrelay/qsync.h>
 #include <vfrelay/vhost_backend.h>
 
-RTE_LOG_REGISTER_DEFAULT(vhost_backend_logtype, INFO);
-#define VB_LOG(level, ...) rte_log(RTE_LOG_##level, vhost_backend_logtype, "vhost: " __VA_ARGS__)
+VFR_LOG_REGISTER();
+
+/* vhost-user request ids (the message struct is private to librte_vhost). */
+enum {
+	VB_MSG_SET_FEATURES = 2,
+	VB_MSG_SET_OWNER = 3,
+	VB_MSG_SET_MEM_TABLE = 5,
+	VB_MSG_SET_LOG_BASE = 6,
+	VB_MSG_SET_LOG_FD = 7,
+	VB_MSG_SET_VRING_NUM = 8,
+	VB_MSG_SET_VRING_ADDR = 9,
+	VB_MSG_SET_VRING_BASE = 10,
+	VB_MSG_SET_VRING_KICK = 12,
+	VB_MSG_SET_VRING_CALL = 13,
+	VB_MSG_SET_VRING_ERR = 14,
+	VB_MSG_SET_PROTOCOL_FEATURES = 16,
+	VB_MSG_SET_VRING_ENABLE = 18,
+	VB_MSG_SEND_RARP = 19,
+	VB_MSG_NET_SET_MTU = 20,
+	VB_MSG_SET_SLAVE_REQ_FD = 21,
+};
+
+/* Message layout: request, flags, size (u32 each), then the payload. */
+#define VB_MSG_PAYLOAD_OFF 12
+
+static struct vhost_backend_env vb_env;
+
+/* Relays by socket, for new_connection only (control thread: wo before the socket starts). */
+static struct fwd_relay *_Atomic vb_relays[FWD_MAX_RELAYS];
+
+/* The accepted connection of each relay, by vid (vhost-events: rw; control: wo at unregister). */
+static struct fwd_relay *_Atomic vb_conns[RTE_MAX_VHOST_DEVICE];
+
+void
+vhost_backend_init(const struct vhost_backend_env *env)
+{
+	vb_env = *env;
+}
 
 static struct fwd_relay *
 vhost_backend_relay_of(int vid)
 {
-	char path[PATH_MAX];
-
-	if (fwd_current == NULL || rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE)
 		return NULL;
-	return fwd_instance_relay_by_path(fwd_current, path);
+	return atomic_load_explicit(&vb_conns[vid], memory_order_acquire);
+}
+
+static struct fwd_relay *
+vhost_backend_relay_by_path(const char *path)
+{
+	for (unsigned int i = 0; i < FWD_MAX_RELAYS; i++) {
+		struct fwd_relay *r = atomic_load_explicit(&vb_relays[i], memory_order_acquire);
+
+		if (r != NULL && strcmp(r->cfg->vhost, path) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static bool
+vhost_backend_has_zero_copy(const struct fwd_relay *relay)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		if (relay->queues[i].zc != NULL)
+			return true;
+	return false;
 }
 
 static void
@@ -59,8 +123,17 @@ vhost_backend_post(const struct fwd_relay *relay, uint32_t type, int vid, uint16
 		.features = features,
 	};
 
-	if (rte_ring_mp_enqueue_elem(fwd_current->events, &ev, sizeof(ev)) != 0)
-		atomic_fetch_add_explicit(&fwd_current->events_lost, 1, memory_order_relaxed);
+	if (rte_ring_mp_enqueue_elem(vb_env.events, &ev, sizeof(ev)) != 0)
+		atomic_fetch_add_explicit(vb_env.events_lost, 1, memory_order_relaxed);
+}
+
+static void
+vhost_backend_want_rebind(struct fwd_relay *relay, int qid)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		if (relay->queues[i].zc != NULL && (qid < 0 || qid == i))
+			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
+					      memory_order_release);
 }
 
 static int
@@ -71,11 +144,11 @@ vhost_backend_new_device(int vid)
 	uint16_t nr_vring;
 
 	if (relay == NULL) {
-		VB_LOG(ERR, "new device %d on an unknown socket\n", vid);
+		VFR_LOG_LIMITED(ERR, "new device %d on a connection we did not accept", vid);
 		return -1;
 	}
 	if (rte_vhost_get_negotiated_features(vid, &features) < 0) {
-		VB_LOG(ERR, "%s: cannot read negotiated features\n", relay->cfg->name);
+		VFR_LOG(ERR, "%s: cannot read negotiated features", relay->cfg->name);
 		return -1;
 	}
 	nr_vring = rte_vhost_get_vring_num(vid);
@@ -91,10 +164,9 @@ vhost_backend_new_device(int vid)
 		rte_vhost_enable_guest_notification(vid, 2 * i, 0);
 		rte_vhost_enable_guest_notification(vid, 2 * i + 1, 0);
 		atomic_store_explicit(&q->vid, vid, memory_order_release);
-		/* The control thread tries zero copy; until then the copy path serves. */
-		if (q->zc != NULL)
-			atomic_store_explicit(&q->zc_rebind, true, memory_order_release);
 	}
+	/* The control thread tries zero copy; until then the copy path serves. */
+	vhost_backend_want_rebind(relay, -1);
 	atomic_store_explicit(&relay->features, features, memory_order_relaxed);
 	atomic_store_explicit(&relay->vid, vid, memory_order_release);
 	atomic_fetch_add_explicit(&relay->connects, 1, memory_order_relaxed);
@@ -107,10 +179,13 @@ vhost_backend_destroy_device(int vid)
 {
 	struct fwd_relay *relay = vhost_backend_relay_of(vid);
 
-	if (relay == NULL)
+	if (relay == NULL || atomic_load_explicit(&relay->vid, memory_order_acquire) != vid)
 		return;
-	/* The VF must stop writing into guest buffers before they go away. */
-	qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, false);
+	/*
+	 * Unpublish first: a bind pending on the control thread checks the vid
+	 * under zc_lock, so from here on it can no longer bind this device, and
+	 * the quiesce below (which takes zc_lock) undoes one that already did.
+	 */
 	for (uint16_t i = 0; i < relay->n_queues; i++) {
 		struct fwd_queue *q = &relay->queues[i];
 
@@ -120,19 +195,21 @@ vhost_backend_destroy_device(int vid)
 		atomic_store_explicit(&q->tx_enabled, false, memory_order_relaxed);
 	}
 	atomic_store_explicit(&relay->vid, -1, memory_order_release);
+	/* The VF must stop writing into guest buffers before they go away. */
+	qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, false);
 	/*
 	 * librte_vhost frees the device and unmaps guest memory right after we
 	 * return: wait until no worker can still be inside a burst on it.
 	 * Workers never wait on us, so this cannot deadlock.
 	 */
-	rte_rcu_qsbr_synchronize(fwd_current->qsv, RTE_QSBR_THRID_INVALID);
+	rte_rcu_qsbr_synchronize(vb_env.qsv, RTE_QSBR_THRID_INVALID);
 	atomic_fetch_add_explicit(&relay->disconnects, 1, memory_order_relaxed);
 	vhost_backend_post(relay, FWD_EV_GUEST_DOWN, vid, 0, 0, 0);
 }
 
 /*
- * Runs with every virtqueue lock held: only flag stores here, never a wait
- * on a worker (it may be spinning on one of those locks in enqueue).
+ * Runs with every virtqueue lock held: only flag stores here, and quiesce,
+ * which waits only for a zero-copy burst (it takes no vhost lock).
  */
 static int
 vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
@@ -148,12 +225,11 @@ vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
 		if (vring & 1) {
 			atomic_store_explicit(&q->tx_enabled, enable != 0, memory_order_relaxed);
 		} else {
-			/* Waits only for a zero-copy burst, which takes no vhost lock. */
 			if (!enable)
 				qsync_ctl_quiesce(q, QSYNC_FB_NONE, true);
 			atomic_store_explicit(&q->rx_enabled, enable != 0, memory_order_relaxed);
-			if (enable && q->zc != NULL)
-				atomic_store_explicit(&q->zc_rebind, true, memory_order_release);
+			if (enable)
+				vhost_backend_want_rebind(relay, qid);
 		}
 	}
 	vhost_backend_post(relay, FWD_EV_VRING, vid, vring, enable != 0, 0);
@@ -172,20 +248,142 @@ vhost_backend_features_changed(int vid, uint64_t features)
 	return 0;
 }
 
-/* Zero copy must hear of SET_MEM_TABLE & co before librte_vhost applies them. */
+/*
+ * Before librte_vhost applies a message. For the messages it applies with
+ * every vring lock held (the list in vhost_user_msg_handler()), quiesce what
+ * the message would pull from under the VF, and in any case pass through
+ * zc_lock: a bind in progress finishes before the message is applied, and
+ * one that starts later sees the locks held (qsync_ctl_bind() probes them)
+ * and waits. Rebinding is asked for here, not after the message: a message
+ * that fails skips the post-handler.
+ */
+static enum rte_vhost_msg_result
+vhost_backend_pre_msg(int vid, void *msg)
+{
+	struct fwd_relay *relay = vhost_backend_relay_of(vid);
+	const uint8_t *m = msg;
+	uint32_t req;
+	uint32_t index;
+	uint32_t num;
+	uint64_t u64;
+
+	if (relay == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	memcpy(&req, m, sizeof(req));
+	memcpy(&index, m + VB_MSG_PAYLOAD_OFF, sizeof(index));
+	memcpy(&num, m + VB_MSG_PAYLOAD_OFF + 4, sizeof(num));
+	memcpy(&u64, m + VB_MSG_PAYLOAD_OFF, sizeof(u64));
+	/* SET_VRING_ADDR's index is a bare u32; SET_VRING_ENABLE's likewise. */
+	index &= 0xff;
+
+	switch (req) {
+	case VB_MSG_SET_MEM_TABLE:
+		qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, true);
+		vhost_backend_want_rebind(relay, -1);
+		break;
+	case VB_MSG_SET_VRING_ADDR:
+		if (index % 2 == 0 && index / 2 < relay->n_queues) {
+			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
+			vhost_backend_want_rebind(relay, (int)(index / 2));
+		} else {
+			qsync_ctl_sync(relay);
+		}
+		break;
+	case VB_MSG_SET_VRING_ENABLE:
+		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues)
+			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
+		else
+			qsync_ctl_sync(relay);
+		break;
+	case VB_MSG_SET_FEATURES:
+		/* Dirty logging starts: every completion would have to be logged. */
+		if (u64 & (1ULL << VHOST_F_LOG_ALL))
+			qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
+		else
+			qsync_ctl_sync(relay);
+		vhost_backend_want_rebind(relay, -1);
+		break;
+	case VB_MSG_SET_LOG_BASE:
+		qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
+		vhost_backend_want_rebind(relay, -1);
+		break;
+	case VB_MSG_SET_OWNER:
+	case VB_MSG_SET_LOG_FD:
+	case VB_MSG_SET_VRING_NUM:
+	case VB_MSG_SET_VRING_BASE:
+	case VB_MSG_SET_VRING_KICK:
+	case VB_MSG_SET_VRING_CALL:
+	case VB_MSG_SET_VRING_ERR:
+	case VB_MSG_SET_PROTOCOL_FEATURES:
+	case VB_MSG_SEND_RARP:
+	case VB_MSG_NET_SET_MTU:
+	case VB_MSG_SET_SLAVE_REQ_FD:
+		qsync_ctl_sync(relay);
+		break;
+	default:
+		break;
+	}
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+static const struct rte_vhost_user_extern_ops vhost_backend_extern_ops = {
+	.pre_msg_handle = vhost_backend_pre_msg,
+};
+
+/*
+ * A new connection on the relay's socket. Accept it only if the relay has
+ * none: the second front-end on a server socket gets closed right away (by
+ * librte_vhost, as we return an error) before it can send any message.
+ */
 static int
 vhost_backend_new_connection(int vid)
 {
-	struct fwd_relay *relay = vhost_backend_relay_of(vid);
+	char path[PATH_MAX];
+	struct fwd_relay *relay;
+	int attached;
 
-	if (relay == NULL)
-		return 0;
-	if (qsync_ctl_connection(relay, vid) != 0) {
-		VB_LOG(ERR, "%s: cannot hook vhost-user messages; refusing the connection\n",
-		       relay->cfg->name);
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE ||
+	    rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
+		return -1;
+	relay = vhost_backend_relay_by_path(path);
+	if (relay == NULL) {
+		VFR_LOG_LIMITED(ERR, "connection %d on an unknown socket %s: refused", vid, path);
 		return -1;
 	}
+	attached = atomic_load_explicit(&relay->conn_vid, memory_order_acquire);
+	if (attached >= 0) {
+		atomic_fetch_add_explicit(&relay->connections_refused, 1, memory_order_relaxed);
+		VFR_LOG_LIMITED(WARNING,
+				"%s: refused a further vhost-user connection on %s: connection %d "
+				"is attached (one front-end per relay)",
+				relay->cfg->name, path, attached);
+		return -1;
+	}
+	/* Zero copy must hear of SET_MEM_TABLE & co before librte_vhost applies them. */
+	if (vhost_backend_has_zero_copy(relay) &&
+	    rte_vhost_extern_callback_register(vid, &vhost_backend_extern_ops, NULL) != 0) {
+		VFR_LOG(ERR, "%s: cannot hook vhost-user messages; refusing the connection",
+			relay->cfg->name);
+		return -1;
+	}
+	atomic_store_explicit(&vb_conns[vid], relay, memory_order_release);
+	atomic_store_explicit(&relay->conn_vid, vid, memory_order_release);
+	VFR_LOG(INFO, "%s: connection %d accepted", relay->cfg->name, vid);
 	return 0;
+}
+
+/* After destroy_device (if the device ran): the connection is gone. */
+static void
+vhost_backend_destroy_connection(int vid)
+{
+	struct fwd_relay *relay = vhost_backend_relay_of(vid);
+	int expected = vid;
+
+	if (relay == NULL)
+		return;
+	atomic_store_explicit(&vb_conns[vid], NULL, memory_order_release);
+	atomic_compare_exchange_strong_explicit(&relay->conn_vid, &expected, -1,
+						memory_order_acq_rel, memory_order_relaxed);
 }
 
 /* Called from inside enqueue/dequeue on the worker that caused the interrupt. */
@@ -202,8 +400,52 @@ static const struct rte_vhost_device_ops vhost_backend_ops = {
 	.vring_state_changed = vhost_backend_vring_state_changed,
 	.features_changed = vhost_backend_features_changed,
 	.new_connection = vhost_backend_new_connection,
+	.destroy_connection = vhost_backend_destroy_connection,
 	.guest_notified = vhost_backend_guest_notified,
 };
+
+/*
+ * A server socket's directory must not let other users swap the socket for
+ * theirs (world-writable without the sticky bit), and an existing file at
+ * the path must be ours: someone else's socket is never removed.
+ */
+static int
+vhost_backend_check_path(const char *path, char *err, size_t errlen)
+{
+	char dir[FWD_SOCKET_PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "vhost: directory '%s' is not usable: %s, got '%s'", dir,
+			 strerror(errno), path);
+		return -errno;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+			 "vhost: directory '%s' is writable by every user (mode %04o, no sticky "
+			 "bit): any user could replace the socket, got '%s'",
+			 dir, (unsigned int)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid() && (st.st_mode & (S_IWUSR | S_IWGRP))) {
+		snprintf(err, errlen,
+			 "vhost: directory '%s' belongs to uid %u, who could replace the socket, "
+			 "got '%s'",
+			 dir, (unsigned int)st.st_uid, path);
+		return -EPERM;
+	}
+	if (lstat(path, &st) == 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "vhost: path exists and belongs to uid %u, got '%s'",
+			 (unsigned int)st.st_uid, path);
+		return -EPERM;
+	}
+	return 0;
+}
 
 /*
  * In server mode a socket file left by a crashed instance makes bind() fail.
@@ -217,6 +459,9 @@ vhost_backend_clear_stale_socket(const char *path, char *err, size_t errlen)
 	int fd;
 	int ret;
 
+	ret = vhost_backend_check_path(path, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
@@ -265,6 +510,8 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	relay->registered = true;
+	atomic_store_explicit(&relay->conn_vid, -1, memory_order_relaxed);
+	atomic_store_explicit(&vb_relays[relay->index], relay, memory_order_release);
 
 	disable = hw_offload_virtio_features_to_disable(relay->port.tx_offloads);
 	/*
@@ -285,18 +532,49 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 	return 0;
 }
 
+/* Server mode: the socket as configured, never reachable by others even for a moment. */
+static int
+vhost_backend_start_server(struct fwd_relay *relay, char *err, size_t errlen)
+{
+	const struct fwd_relay_config *cfg = relay->cfg;
+	/* bind() creates the socket with the umask applied: none but us until chmod. */
+	mode_t old = umask(0177);
+	int ret = rte_vhost_driver_start(cfg->vhost);
+
+	umask(old);
+	if (ret != 0) {
+		snprintf(err, errlen, "vhost: cannot listen on the socket, got '%s'", cfg->vhost);
+		return -EIO;
+	}
+	if (chown(cfg->vhost, cfg->socket_uid, cfg->socket_gid) != 0) {
+		snprintf(err, errlen, "socket_user: cannot give the socket to %d:%d: %s, got '%s'",
+			 (int)cfg->socket_uid, (int)cfg->socket_gid, strerror(errno), cfg->vhost);
+		return -errno;
+	}
+	if (chmod(cfg->vhost, cfg->socket_mode) != 0) {
+		snprintf(err, errlen, "socket_mode: cannot set %04o: %s, got '%s'",
+			 (unsigned int)cfg->socket_mode, strerror(errno), cfg->vhost);
+		return -errno;
+	}
+	return 0;
+}
+
 int
 vhost_backend_start(struct fwd_relay *relay, char *err, size_t errlen)
 {
-	if (rte_vhost_driver_start(relay->cfg->vhost) != 0) {
-		snprintf(err, errlen, "vhost: cannot %s the socket, got '%s'",
-			 relay->cfg->vhost_mode == FWD_VHOST_SERVER ? "listen on" : "start",
+	if (relay->cfg->vhost_mode == FWD_VHOST_SERVER) {
+		int ret = vhost_backend_start_server(relay, err, errlen);
+
+		if (ret < 0)
+			return ret;
+	} else if (rte_vhost_driver_start(relay->cfg->vhost) != 0) {
+		snprintf(err, errlen, "vhost: cannot start the socket, got '%s'",
 			 relay->cfg->vhost);
 		return -EIO;
 	}
-	VB_LOG(INFO, "%s: %s on %s\n", relay->cfg->name,
-	       relay->cfg->vhost_mode == FWD_VHOST_SERVER ? "listening" : "connecting",
-	       relay->cfg->vhost);
+	VFR_LOG(INFO, "%s: %s on %s", relay->cfg->name,
+		relay->cfg->vhost_mode == FWD_VHOST_SERVER ? "listening" : "connecting",
+		relay->cfg->vhost);
 	return 0;
 }
 
@@ -307,9 +585,18 @@ vhost_backend_unregister(struct fwd_relay *relay)
 		return;
 	/* Calls destroy_device for an attached guest, which waits for the workers. */
 	if (rte_vhost_driver_unregister(relay->cfg->vhost) != 0)
-		VB_LOG(WARNING, "%s: unregistering %s failed\n", relay->cfg->name,
-		       relay->cfg->vhost);
+		VFR_LOG(WARNING, "%s: unregistering %s failed", relay->cfg->name,
+			relay->cfg->vhost);
 	relay->registered = false;
+	atomic_store_explicit(&vb_relays[relay->index], NULL, memory_order_release);
+	/* Unregistering destroys connections without destroy_connection: forget them here. */
+	for (unsigned int v = 0; v < RTE_MAX_VHOST_DEVICE; v++) {
+		struct fwd_relay *expected = relay;
+
+		atomic_compare_exchange_strong_explicit(&vb_conns[v], &expected, NULL,
+							memory_order_acq_rel, memory_order_relaxed);
+	}
+	atomic_store_explicit(&relay->conn_vid, -1, memory_order_release);
 	if (relay->cfg->vhost_mode == FWD_VHOST_SERVER)
 		unlink(relay->cfg->vhost);
 }

@@ -123,8 +123,10 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 			continue;
 		}
 		r = hw_offload_guest_tx_request(pkts[i]);
-		if (r >= 0)
+		if (r == HW_OFFLOAD_GUEST_REQUEST)
 			r = hw_offload_tx_fixup(pkts[i], q->vf_tx_offloads);
+		else if (r == HW_OFFLOAD_GUEST_DONE)
+			r = 1;
 		if (unlikely(r < 0)) {
 			q->stats.tx_drop_bad_offload++;
 			n = vhost_copy_drop_at(pkts, n, i);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define FWD_MAX_RELAYS 16      /**< [relay ...] sections per instance */
 #define FWD_MAX_QUEUES 16      /**< queue pairs per relay */
@@ -51,6 +52,10 @@ struct fwd_relay_config {
 	uint16_t mtu;                       /**< FWD_MTU_MIN..FWD_MTU_MAX, default 1500 */
 	uint16_t rx_ring_size;              /**< VF RX descriptors per queue, default 1024 */
 	uint16_t tx_ring_size;              /**< VF TX descriptors per queue, default 1024 */
+	/* Server mode only: who may connect. (uid_t)-1 / (gid_t)-1 leave ours. */
+	uid_t socket_uid;                   /**< `socket_user`, name or number */
+	gid_t socket_gid;                   /**< `socket_group`, name or number */
+	mode_t socket_mode;                 /**< `socket_mode`, octal, default 0660 */
 };
 
 /** The `[vfrelay]` section plus every relay. */

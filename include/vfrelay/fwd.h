@@ -11,9 +11,10 @@
  * Threads and who touches what:
  *  - control thread (main lcore): builds everything before workers start,
  *    tears it down after they stop; logs events.
- *  - vhost-events thread (librte_vhost callbacks): publishes/unpublishes the
- *    device of a relay and the vring enable bits; never takes our locks;
- *    after unpublishing it waits for the workers with RCU.
+ *  - vhost-events thread (librte_vhost callbacks, vhost/): owns the
+ *    connection of each relay, publishes/unpublishes its device and the vring
+ *    enable bits; after unpublishing it waits for the workers with RCU. It
+ *    takes a relay's zc_lock only to quiesce zero copy (see qsync.h).
  *  - worker lcores: read the published state once per visit, own the
  *    counters of their queues.
  *  - telemetry thread: reads counters and state.
@@ -68,6 +69,9 @@ struct fwd_queue {
 	atomic_bool tx_enabled;
 	/* vhost-events: wo before publishing vid, worker: ro. */
 	bool guest_csum;              /**< guest accepts partial checksums (GUEST_CSUM) */
+	/* A guest interrupt a quiesce under the vring locks could not send: the vid to
+	 * notify on the RX vring, -1 if none. qsync: wo, control thread: rw. */
+	_Atomic int zc_notify_vid;
 	/* telemetry: ro */
 	_Atomic int rx_mode;          /**< enum fwd_rx_mode */
 
@@ -107,13 +111,11 @@ struct fwd_relay {
 	pthread_mutex_t zc_lock;
 	/* enum fwd_zero_copy in force: config, changed at runtime over telemetry. */
 	_Atomic int zc_mode;
-	/* vhost-events: wo; control: ro under zc_lock. A message that may change
-	 * guest memory or rings is in flight while pending != done. */
-	_Atomic uint32_t msg_pending;
-	_Atomic uint32_t msg_done;
 
 	/* vhost-events: wo, telemetry/control: ro. */
-	_Atomic int vid;              /**< -1 while no guest is attached */
+	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */
+	_Atomic uint64_t connections_refused; /**< further connections while one was attached */
+	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */
 	_Atomic uint64_t disconnects;
@@ -178,37 +180,5 @@ struct fwd_event {
  */
 int fwd_assign_queues(const uint16_t *relay_queues, unsigned int n_relays,
 		      unsigned int n_workers, unsigned int *out);
-
-/** Relay whose vhost socket path is @p path, or NULL. */
-struct fwd_relay *fwd_instance_relay_by_path(struct fwd_instance *inst, const char *path);
-
-/** Relay named @p name, or NULL. */
-struct fwd_relay *fwd_instance_relay_by_name(struct fwd_instance *inst, const char *name);
-
-/**
- * True when membarrier(PRIVATE_EXPEDITED) is registered: the worker side of
- * the zero-copy busy handshake then needs only a compiler barrier, and the
- * control side (rare) pays with fwd_heavy_barrier() instead.
- */
-extern bool fwd_asym_fence;
-
-/** Worker side of the busy handshake: order the busy store before the request load. */
-static inline void
-fwd_light_barrier(void)
-{
-	if (fwd_asym_fence)
-		atomic_signal_fence(memory_order_seq_cst);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-}
-
-/** Control side: a full barrier on every running thread of the process (membarrier). */
-void fwd_heavy_barrier(void);
-
-/** Register for fwd_heavy_barrier(); without it both sides use full fences. */
-void fwd_barrier_init(void);
-
-/** The process's instance (for librte_vhost and telemetry callbacks, which carry no context). */
-extern struct fwd_instance *fwd_current;
 
 #endif /* VFRELAY_FWD_H */

@@ -108,12 +108,20 @@ const struct hw_ops *hw_ops_for_driver(const char *driver);
 /** Virtio features to withhold from the guest because the VF cannot honour them. */
 uint64_t hw_offload_virtio_features_to_disable(uint64_t vf_tx_offloads);
 
+/** hw_offload_guest_tx_request() turned the guest's marks into TX requests. */
+#define HW_OFFLOAD_GUEST_REQUEST 1
+/** hw_offload_guest_tx_request() finished the checksum itself (no request left). */
+#define HW_OFFLOAD_GUEST_DONE 2
+
 /**
  * librte_vhost in compliant mode marks a guest's frame the way a NIC marks a
  * received one: a partial checksum (NEEDS_CSUM) as RX_L4_CKSUM_NONE, a GSO
  * frame as RX_LRO with tso_segsz. Turn those marks into the TX requests
- * (RTE_MBUF_F_TX_*, header lengths) a VF understands.
- * @return 0 nothing asked, 1 converted, -EINVAL for what no VF can finish
+ * (RTE_MBUF_F_TX_*, header lengths) a VF understands, or finish the checksum
+ * in software where no VF could be told how (IPv6 extension headers, headers
+ * longer than the mbuf's length fields).
+ * @return 0 nothing asked, HW_OFFLOAD_GUEST_REQUEST, HW_OFFLOAD_GUEST_DONE, or
+ *         -EINVAL for what neither a VF nor we can finish (the frame is dropped)
  */
 int hw_offload_guest_tx_request(struct rte_mbuf *m);
 
@@ -122,7 +130,9 @@ uint64_t hw_offload_tx_unsupported(uint64_t ol_flags, uint64_t vf_tx_offloads);
 
 /**
  * Finish in software what the guest asked for and the VF cannot do (L4
- * checksum, IPv4 header checksum), and clear those flags.
+ * checksum, IPv4 header checksum), and clear those flags. An L4 checksum
+ * follows virtio's NEEDS_CSUM: the field holds the guest's pseudo-header sum
+ * and the sum runs from the L4 header to the end of the IP packet.
  * @return 0, 1 if a checksum was computed, or -EINVAL for a request we cannot
  *         honour (TSO on a VF without it: the packet must be dropped).
  */

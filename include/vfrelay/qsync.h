@@ -17,10 +17,11 @@
  * Threads:
  *  - worker (qsync_rx_burst, and the pool ops inside rte_eth_rx_burst) while
  *    the queue's request is FWD_ZC_REQ_ZERO_COPY;
- *  - control thread: qsync_ctl_bind();
- *  - vhost-events thread: qsync_ctl_quiesce() from callbacks, including
- *    those that run with every virtqueue lock held: it waits only for the
- *    zero-copy burst, which never takes a vhost lock.
+ *  - control thread: qsync_ctl_bind(), qsync_ctl_reclaim(), qsync_ctl_notify_owed();
+ *  - vhost-events thread (vhost/, which owns every librte_vhost callback and
+ *    hands us the relay): qsync_ctl_quiesce() and qsync_ctl_sync(), including
+ *    from callbacks that run with every virtqueue lock held: they wait only
+ *    for a zero-copy burst, which never takes a vhost lock.
  */
 
 #ifndef VFRELAY_QSYNC_H
@@ -133,8 +134,19 @@ void qsync_ctl_quiesce_relay(struct fwd_relay *relay, enum qsync_fallback reason
  */
 bool qsync_ctl_reclaim(struct fwd_relay *relay);
 
-/** Register the pre/post message hooks for a new vhost-user connection of @p relay. */
-int qsync_ctl_connection(struct fwd_relay *relay, int vid);
+/**
+ * Pass through @p relay's zc_lock: called before librte_vhost applies a
+ * message that changes the device, so that a bind in progress finishes first
+ * (one that starts later sees the message in flight and retries).
+ */
+void qsync_ctl_sync(struct fwd_relay *relay);
+
+/**
+ * Send the guest interrupt a quiesce under the vring locks had to leave
+ * (control thread, periodically). Retries on the next call while the vring is
+ * busy; dropped if the device is gone.
+ */
+void qsync_ctl_notify_owed(struct fwd_queue *fq);
 
 /**
  * Zero-copy RX burst (worker): take frames the VF wrote into guest buffers,

@@ -17,14 +17,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fwd_instance;
 struct fwd_relay;
 struct fwd_queue;
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+/** What the callbacks need from the process (vhost_backend_init()). */
+struct vhost_backend_env {
+	struct rte_ring *events;       /**< struct fwd_event to the control thread */
+	_Atomic uint64_t *events_lost; /**< counts events the full ring dropped */
+	struct rte_rcu_qsbr *qsv;      /**< the workers' quiescent states */
+};
+
+/**
+ * Set what the callbacks use, once, before the first vhost_backend_register().
+ * The callbacks find a relay by its connection (vid) in a table this module
+ * owns, filled when a connection is accepted; nothing else maps a vid to a relay.
+ */
+void vhost_backend_init(const struct vhost_backend_env *env);
 
 /**
  * Register @p relay's vhost-user socket (client or server as configured),
  * withhold the virtio features its VF cannot honour and hook the callbacks.
  * The relay's VF must be set up (its offloads decide the features).
+ *
+ * One front-end per relay: while a connection is attached, a further one
+ * (another process on a server socket) is refused and counted in
+ * relay->connections_refused; the attached guest is not disturbed.
  * @return 0 or -errno with a one-line reason starting with the config key.
  */
 int vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen);

@@ -351,6 +351,9 @@ static struct err_case err_cases[] = {
 	{ "eal_lcores", "[vfrelay]\neal = --lcores=0@0\n", -EINVAL,
 	  EAL_OWNED("--lcores=0@0", "--lcores=0@0") },
 	{ "eal_c", "[vfrelay]\neal = -c 0x3\n", -EINVAL, EAL_OWNED("-c", "-c 0x3") },
+	/* getopt clusters: -v then -l 0-1 */
+	{ "eal_l_clustered", "[vfrelay]\neal = -vl0-1\n", -EINVAL, EAL_OWNED("-vl0-1", "-vl0-1") },
+	{ "eal_c_clustered", "[vfrelay]\neal = -hvc3\n", -EINVAL, EAL_OWNED("-hvc3", "-hvc3") },
 	{ "eal_main_lcore", "[vfrelay]\neal = --main-lcore 1\n", -EINVAL,
 	  EAL_OWNED("--main-lcore", "--main-lcore 1") },
 	{ "eal_proc_type", "[vfrelay]\neal = --proc-type=secondary\n", -EINVAL,

@@ -129,6 +129,23 @@ test_shell_points_into_guest_buffer(void **state)
 	rte_pktmbuf_free(m);
 }
 
+/* A length near 2^32 gives a shell of at most what 16 bits describe, pointing where it should. */
+static void
+test_huge_descriptor_makes_a_sane_shell(void **state)
+{
+	struct rte_mbuf *m;
+
+	(void)state;
+	post(2, UINT32_MAX - 8, VRING_DESC_F_WRITE);
+	assert_int_equal(rte_mempool_get(qq->pool, (void **)&m), 0);
+	rte_pktmbuf_reset(m);
+	assert_ptr_equal(rte_pktmbuf_mtod(m, uint8_t *), gmem + 2 * 4096 + HDR);
+	assert_int_equal(m->buf_len, QSYNC_DESC_LEN_MAX - HDR + RTE_PKTMBUF_HEADROOM);
+	assert_int_equal(rte_pktmbuf_tailroom(m), QSYNC_DESC_LEN_MAX - HDR);
+	assert_int_equal(qsync_shell_of(m)->len, QSYNC_DESC_LEN_MAX);
+	rte_pktmbuf_free(m);
+}
+
 static void
 test_bulk_is_all_or_nothing(void **state)
 {
@@ -320,6 +337,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_shell_points_into_guest_buffer, bind_ring,
+						unbind_ring),
+		cmocka_unit_test_setup_teardown(test_huge_descriptor_makes_a_sane_shell, bind_ring,
 						unbind_ring),
 		cmocka_unit_test_setup_teardown(test_bulk_is_all_or_nothing, bind_ring,
 						unbind_ring),

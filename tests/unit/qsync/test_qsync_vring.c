@@ -323,7 +323,7 @@ test_pop_hostile(void **state)
 		{"runs off region 1", 5, GPA1 + REGION_SIZE - 1024, BUF_LEN, W, false},
 		{"straddles regions", 5, GPA1 - 1024, BUF_LEN, W, false},
 		{"wraps 2^64", 5, UINT64_MAX - 1023, BUF_LEN, W, false},
-		{"len beyond region", 5, GPA0, UINT32_MAX, W, false},
+		{"len beyond region", 5, GPA0 + REGION_SIZE / 2, UINT32_MAX, W, false},
 	};
 
 	(void)state;
@@ -356,6 +356,35 @@ test_pop_hostile(void **state)
 		assert_used(g, 102, 2, 200);
 		guest_free(g);
 	}
+}
+
+/*
+ * A length near 2^32 is used in part: capped before translation, so the buffer handed out,
+ * its slot's limit and any completion stay within what can be described and what is memory.
+ */
+static void
+test_pop_huge_len_capped(void **state)
+{
+	struct guest *g = guest_new(16, 0);
+	struct qsync_buf b[2];
+	bool notify;
+
+	(void)state;
+	guest_post(g, 3, GPA0, UINT32_MAX, VRING_DESC_F_WRITE);
+	guest_post(g, 4, GPA0, UINT32_MAX - 4000, VRING_DESC_F_WRITE);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 2), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(b[i].len, QSYNC_DESC_LEN_MAX);
+		assert_int_equal(b[i].hva, (uintptr_t)g->mem0);
+	}
+	assert_int_equal(g->vr->stats.bad_desc, 0);
+	/* A completion claiming more than the capped length is cut to it. */
+	qsync_vring_complete(g->vr, b[0].slot, UINT32_MAX);
+	qsync_vring_complete(g->vr, b[1].slot, 70000);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 2);
+	assert_used(g, 0, 3, QSYNC_DESC_LEN_MAX);
+	assert_used(g, 1, 4, QSYNC_DESC_LEN_MAX);
+	guest_free(g);
 }
 
 /* A rejected entry at the head of the window goes back at the next flush by itself. */
@@ -835,6 +864,7 @@ main(void)
 		cmocka_unit_test(test_create_rejects),
 		cmocka_unit_test(test_pop_good),
 		cmocka_unit_test(test_pop_hostile),
+		cmocka_unit_test(test_pop_huge_len_capped),
 		cmocka_unit_test(test_pop_reject_alone),
 		cmocka_unit_test(test_avail_jump),
 		cmocka_unit_test(test_pop_slots_full),
