@@ -251,6 +251,10 @@ check_success(const struct fwd_config *c)
 		FUZZ_CHECK(r->tx_ring_size >= 64 && r->tx_ring_size <= 4096 &&
 				   !(r->tx_ring_size & (r->tx_ring_size - 1)),
 			   "relay %s: tx_ring_size %u", r->name, r->tx_ring_size);
+		/* Connecting needs write permission: the owner may, not every user may. */
+		FUZZ_CHECK(r->socket_mode <= 0777 && (r->socket_mode & 0200) &&
+				   !(r->socket_mode & 0002),
+			   "relay %s: socket_mode 0%o", r->name, (unsigned int)r->socket_mode);
 		for (unsigned int j = 0; j < i; j++) {
 			FUZZ_CHECK(strcmp(r->name, c->relays[j].name) != 0, "relay %s twice",
 				   r->name);

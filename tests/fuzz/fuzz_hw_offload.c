@@ -183,17 +183,16 @@ ref_pseudo(const uint8_t *f, const struct ref_frame *r)
 	return ref_fold(sum);
 }
 
-/* What a virtio device writes: fold of the sum from csum_start to the end of the L4 payload,
- * the field holding the pseudo-header sum, inverted; UDP sends 0 as 0xffff. */
+/*
+ * What a virtio device writes for NEEDS_CSUM: the fold of the sum from csum_start to the end of
+ * the L4 payload, the field holding whatever the guest put there (a correct guest: the
+ * pseudo-header sum), inverted; UDP sends 0 as 0xffff.
+ */
 static uint16_t
 ref_l4_csum(const uint8_t *frame, const struct ref_frame *r)
 {
-	static uint8_t copy[MAX_FRAME];
-	uint16_t c;
+	uint16_t c = (uint16_t)~ref_fold(ref_sum(frame + r->l4off, r->l4end - r->l4off, 0));
 
-	memcpy(copy, frame, r->l4end);
-	put_be16(copy + r->field, ref_pseudo(frame, r));
-	c = (uint16_t)~ref_fold(ref_sum(copy + r->l4off, r->l4end - r->l4off, 0));
 	if (c == 0 && r->proto == IPPROTO_UDP)
 		c = 0xffff;
 	return c;
@@ -362,8 +361,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *ctrl = data;
 	uint64_t vf = 0, marked, fl_req, fl_fix;
 	uint32_t len, nseg;
-	uint16_t split, csum_at = 0;
-	bool wrote_l4, wrote_ip;
+	uint16_t split;
+	bool wrote_l4, wrote_ip, sent;
 	int req, fix;
 
 	if (size < CTRL_LEN)
@@ -432,38 +431,47 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	marked = m->ol_flags;
 
 	req = hw_offload_guest_tx_request(m);
-	FUZZ_CHECK(req == 0 || req == 1 || req == -EINVAL, "guest_tx_request returned %d", req);
+	FUZZ_CHECK(req == 0 || req == HW_OFFLOAD_GUEST_REQUEST || req == HW_OFFLOAD_GUEST_DONE ||
+			   req == -EINVAL,
+		   "guest_tx_request returned %d", req);
 	if ((marked & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE &&
 	    !(marked & RTE_MBUF_F_RX_LRO))
 		FUZZ_CHECK(req == 0 && m->ol_flags == marked, "no mark, yet request %d flags 0x%lx",
 			   req, m->ol_flags);
 	fl_req = m->ol_flags;
-	if (req == 1) {
+	if (req > 0) {
 		uint64_t l4 = fl_req & RTE_MBUF_F_TX_L4_MASK;
 
 		FUZZ_CHECK(!!(fl_req & RTE_MBUF_F_TX_IPV4) + !!(fl_req & RTE_MBUF_F_TX_IPV6) == 1,
 			   "request: not exactly one of IPv4/IPv6 (0x%lx)", fl_req);
-		FUZZ_CHECK(l4 == RTE_MBUF_F_TX_TCP_CKSUM || l4 == RTE_MBUF_F_TX_UDP_CKSUM,
-			   "request: L4 0x%lx", l4);
 		FUZZ_CHECK(!(fl_req & (RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_LRO)),
 			   "request: RX marks left on a TX mbuf");
 		FUZZ_CHECK(!(fl_req & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)) ||
 				   (marked & RTE_MBUF_F_RX_LRO),
 			   "request: segmentation the guest did not ask for");
+		if (req == HW_OFFLOAD_GUEST_REQUEST)
+			FUZZ_CHECK(l4 == RTE_MBUF_F_TX_TCP_CKSUM || l4 == RTE_MBUF_F_TX_UDP_CKSUM,
+				   "request: L4 0x%lx", l4);
+		else
+			FUZZ_CHECK(!(fl_req & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG |
+					       RTE_MBUF_F_TX_UDP_SEG)),
+				   "done in software, yet requests left: 0x%lx", fl_req);
 	}
 
+	/* As the copy path does: the VF's part of a request, or nothing left to do. */
 	fix = 0;
-	if (req >= 0)
+	if (req == HW_OFFLOAD_GUEST_REQUEST)
 		fix = hw_offload_tx_fixup(m, vf);
 	FUZZ_CHECK(fix == 0 || fix == 1 || fix == -EINVAL, "tx_fixup returned %d", fix);
 	fl_fix = m->ol_flags;
-	if (req >= 0 && fix >= 0) {
+	sent = req >= 0 && fix >= 0;
+	if (sent) {
 		/* What reaches the VF asks only for what it can do. */
 		FUZZ_CHECK(hw_offload_tx_unsupported(fl_fix, vf) == 0 && ref_vf_can(fl_fix, vf),
 			   "flags 0x%lx left for a VF with offloads 0x%lx", fl_fix, vf);
 	}
-	wrote_l4 =
-		fix == 1 && (fl_req & RTE_MBUF_F_TX_L4_MASK) && !(fl_fix & RTE_MBUF_F_TX_L4_MASK);
+	wrote_l4 = req == HW_OFFLOAD_GUEST_DONE || (fix == 1 && (fl_req & RTE_MBUF_F_TX_L4_MASK) &&
+						    !(fl_fix & RTE_MBUF_F_TX_L4_MASK));
 	wrote_ip =
 		fix == 1 && (fl_req & RTE_MBUF_F_TX_IP_CKSUM) && !(fl_fix & RTE_MBUF_F_TX_IP_CKSUM);
 	FUZZ_CHECK(fix != 1 || wrote_l4 || wrote_ip, "fixup says it computed, but no flag cleared");
@@ -472,36 +480,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	mbuf_flatten(nseg, after);
 	if (wrote_l4) {
-		/* The checksum must be where the guest said, and right. */
-		csum_at = (uint16_t)(m->l2_len + m->l3_len +
-				     ((fl_req & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM
-					      ? 16
-					      : 6));
 		FUZZ_CHECK(ref.proto != 0,
-			   "software L4 checksum at l2_len %u + l3_len %u, where the "
-			   "frame has no TCP/UDP header",
-			   m->l2_len, m->l3_len);
+			   "software L4 checksum on a frame with no TCP/UDP header");
 		FUZZ_CHECK(ref.l4end <= len,
-			   "software L4 checksum over a frame cut short: L4 ends "
-			   "at %u, frame %u bytes",
+			   "software L4 checksum over a frame cut short: L4 ends at %u, frame %u "
+			   "bytes",
 			   ref.l4end, len);
-		FUZZ_CHECK(csum_at == ref.field,
-			   "checksum written at offset %u (l2_len %u + l3_len %u), the L4 header "
-			   "says %u",
-			   csum_at, m->l2_len, m->l3_len, ref.field);
-		/* An IP length that ends before the checksum field leaves nothing to be right
-		 * about: the guest's frame is garbage, and only memory safety matters. */
+		/* Where the guest's csum_start + csum_offset say (the request path also says it
+		 * in the mbuf, for the VF)... */
+		if (req == HW_OFFLOAD_GUEST_REQUEST) {
+			uint32_t at =
+				m->l2_len + m->l3_len +
+				((fl_req & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM ? 16
+											     : 6);
+
+			FUZZ_CHECK(at == ref.field,
+				   "checksum at offset %u (l2_len %u + l3_len %u), the L4 header "
+				   "says %u",
+				   at, m->l2_len, m->l3_len, ref.field);
+		}
+		/* ... and right. An IP length that ends before the checksum field leaves nothing
+		 * to be right about: the frame is garbage, only memory safety matters. */
 		if (ref.ok)
 			FUZZ_CHECK(
-				be16(after + csum_at) == ref_l4_csum(frame, &ref) ||
-					(ref.proto == IPPROTO_TCP &&
-					 (be16(after + csum_at) ^ ref_l4_csum(frame, &ref)) ==
-						 0xffff),
+				be16(after + ref.field) == ref_l4_csum(frame, &ref),
 				"%s %s checksum 0x%04x, reference 0x%04x (L4 %u..%u of %u bytes)",
 				ref.v6 ? "IPv6" : "IPv4", ref.proto == IPPROTO_TCP ? "TCP" : "UDP",
-				be16(after + csum_at), ref_l4_csum(frame, &ref), ref.l4off,
+				be16(after + ref.field), ref_l4_csum(frame, &ref), ref.l4off,
 				ref.l4end, len);
-		put_be16(after + csum_at, be16(frame + csum_at));
+		put_be16(after + ref.field, be16(frame + ref.field));
 	}
 	if (wrote_ip) {
 		uint32_t l3 = m->l2_len, ihl = (frame[l3] & 0xf) * 4u;
@@ -522,9 +529,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   want);
 		put_be16(after + l3 + 10, be16(frame + l3 + 10));
 	}
-	/* A refused frame is dropped (it may have lost a zeroed field on the way); a sent one
-	 * differs from what the guest wrote only in the checksums computed for it. */
-	if (req >= 0 && fix >= 0)
+	/* A refused frame is dropped; a sent one differs from what the guest wrote only in the
+	 * checksums computed for it. */
+	if (sent)
 		FUZZ_CHECK(memcmp(after, frame, len) == 0,
 			   "bytes other than the checksums changed");
 	FUZZ_CHECK(m->pkt_len == len && m->nb_segs == nseg && m->data_off == 0,

@@ -143,15 +143,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static uint64_t
 pick_size(struct fuzz_input *in)
 {
-	switch (fuzz_u8(in) % 4) {
+	switch (fuzz_u8(in) % 5) {
 	case 0:
 		return 1 + fuzz_u8(in);
 	case 1:
 		return page_size * (1 + fuzz_u8(in) % 4);
 	case 2:
 		return 0; /* refused by the build */
-	default:
+	case 3:
 		return 1 + fuzz_u16(in) % (5 * page_size);
+	default:
+		/* around QSYNC_DESC_LEN_MAX, where a longer descriptor is used in part */
+		return QSYNC_DESC_LEN_MAX - 128 + fuzz_u8(in);
 	}
 }
 
@@ -637,6 +640,7 @@ model_desc_ok(struct world *w, uint16_t head, struct qsync_buf *b)
 	const struct vring_desc *d;
 	struct qsync_xlate_res res;
 	const char *why;
+	uint32_t len;
 
 	if (head >= w->size) {
 		why = "head out of range";
@@ -648,19 +652,21 @@ model_desc_ok(struct world *w, uint16_t head, struct qsync_buf *b)
 		why = "chained, indirect or read-only";
 		goto bad;
 	}
-	if (d->len < w->min_len) {
+	/* A longer descriptor is used in part: only what is used must be guest memory. */
+	len = d->len < QSYNC_DESC_LEN_MAX ? d->len : QSYNC_DESC_LEN_MAX;
+	if (len < w->min_len) {
 		w->stats.desc_too_small++;
 		if (verbose)
-			fprintf(stderr, "  desc %u: len %u < %u\n", head, d->len, w->min_len);
+			fprintf(stderr, "  desc %u: len %u < %u\n", head, len, w->min_len);
 		return false;
 	}
-	if (model_lookup(w, d->addr, d->len, &res) != 0 || res.len < d->len) {
+	if (model_lookup(w, d->addr, len, &res) != 0 || res.len < len) {
 		why = "not contiguous guest memory";
 		goto bad;
 	}
 	b->hva = res.hva;
 	b->iova = res.iova;
-	b->len = d->len;
+	b->len = len;
 	b->head = head;
 	return true;
 bad:
@@ -683,6 +689,8 @@ check_buf(const struct world *w, const struct qsync_buf *b)
 		   r->hva, r->size);
 	FUZZ_CHECK(b->hva - r->hva == d->addr - r->gpa, "buffer hva 0x%lx for gpa 0x%lx", b->hva,
 		   (uint64_t)d->addr);
+	FUZZ_CHECK(b->len <= d->len && b->len <= QSYNC_DESC_LEN_MAX,
+		   "buffer len %u, descriptor %u, cap %u", b->len, d->len, QSYNC_DESC_LEN_MAX);
 	FUZZ_CHECK(b->len >= w->min_len, "buffer len %u < header + VF buffer %u", b->len,
 		   w->min_len);
 	if (w->mode == QSYNC_IOVA_VA)

@@ -69,6 +69,19 @@ vhost = /tmp/vfrelay-test-net0.sock
 vhost_mode = server
 """
 
+CONFIG_SERVER_ACCESS = """[vfrelay]
+name = vm2
+lcores = 0,1
+
+[relay net0]
+vf = net_null0
+vhost = /tmp/vm2-net0.sock
+vhost_mode = server
+socket_user = root
+socket_group = 0
+socket_mode = 0660
+"""
+
 CONFIG_INTEGRATION = """[vfrelay]
 name = vfrt-trf
 lcores = 0,1
@@ -89,6 +102,7 @@ def config_seeds():
     write('fwd_config', 'doc_example_local.ini', CONFIG_VALID)
     write('fwd_config', 'minimal.ini', CONFIG_MINIMAL)
     write('fwd_config', 'integration.ini', CONFIG_INTEGRATION)
+    write('fwd_config', 'server_access.ini', CONFIG_SERVER_ACCESS)
     write('fwd_config', 'crlf_bom.ini', '\ufeff' + CONFIG_MINIMAL.replace('\n', '\r\n'))
     relays = ''.join(f'[relay n{i}]\nvf = net_null{i}\nvhost = /tmp/s{i}.sock\n'
                      for i in range(16))
@@ -106,6 +120,8 @@ def config_seeds():
         'ring_not_pow2': CONFIG_MINIMAL + 'rx_ring_size = 1000\n',
         'lcores_range': CONFIG_MINIMAL.replace('lcores = 0,1', 'lcores = 3-1'),
         'long_line': '[vfrelay]\neal = ' + 'x' * 5000 + '\n',
+        'socket_mode_world': CONFIG_SERVER_ACCESS.replace('0660', '0666'),
+        'socket_user_unknown': CONFIG_SERVER_ACCESS.replace('= root', '= nosuchuser'),
     }
     for name, text in mistakes.items():
         write('fwd_config', f'err_{name}.ini', text)
