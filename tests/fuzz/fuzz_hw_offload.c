@@ -21,10 +21,13 @@
  * - after hw_offload_tx_fixup() succeeds, the TX flags left on the mbuf ask nothing the VF
  *   cannot do (hw_offload_tx_unsupported() == 0, and an independent reading of the flags);
  * - no byte of the frame changes except the checksum fields that were computed;
- * - a checksum computed in software is where the guest's csum_start/csum_offset say and equals
- *   an independent RFC 1071 computation with virtio's semantics: the guest put the
- *   pseudo-header sum in the field and the device sums from csum_start to the end of the L4
- *   payload (IPv4 total length, IPv6 payload length); the IPv4 header checksum likewise.
+ * - for a well-formed guest that said where its L4 header is (csum_start, as this harness's
+ *   own parser of the frame finds it), a checksum computed in software is where
+ *   csum_start + csum_offset say and equals an independent RFC 1071 computation with virtio's
+ *   semantics: the guest put the pseudo-header sum in the field, the device sums from
+ *   csum_start to the end of the L4 payload (IPv4 total length, IPv6 payload length) and
+ *   stores the result there; for any other guest the checksum is one 16-bit field;
+ * - an IPv4 header checksum computed in software is right, over the header's own length.
  * The VF's RX direction (hw_offload_rx_csum_to_guest()) runs on the same frames.
  */
 
@@ -95,13 +98,22 @@ ref_parse(const uint8_t *f, uint32_t len, struct ref_frame *r)
 		return;
 	type = be16(f + off);
 	off += 2;
-	/* up to two tags, 802.1Q or 802.1ad, as a guest may stack them */
-	for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
+	/* an 802.1ad S-tag carries a C-tag; a C-tag alone is 802.1Q */
+	if (type == 0x88a8) {
+		if (off + 4 > len)
+			return;
+		type = be16(f + off + 2);
+		off += 4;
+		if (type != 0x8100)
+			goto l3;
+	}
+	if (type == 0x8100) {
 		if (off + 4 > len)
 			return;
 		type = be16(f + off + 2);
 		off += 4;
 	}
+l3:
 	r->l3off = off;
 	if (type == 0x0800) {
 		uint32_t ihl, total;
@@ -362,7 +374,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t vf = 0, marked, fl_req, fl_fix;
 	uint32_t len, nseg;
 	uint16_t split;
-	bool wrote_l4, wrote_ip, sent;
+	bool wrote_l4, wrote_ip, sent, declared;
 	int req, fix;
 
 	if (size < CTRL_LEN)
@@ -429,6 +441,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m->tso_segsz = (uint16_t)(ctrl[15] | ctrl[16] << 8);
 	}
 	marked = m->ol_flags;
+	/* A well-formed guest said where its L4 header is: the checksum is checked there. */
+	declared = (ctrl[0] & 1) && (ctrl[0] & 0x40) && ref.proto != 0;
 
 	req = hw_offload_guest_tx_request(m);
 	FUZZ_CHECK(req == 0 || req == HW_OFFLOAD_GUEST_REQUEST || req == HW_OFFLOAD_GUEST_DONE ||
@@ -479,15 +493,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(nseg == 1, "software checksum over %u segments", nseg);
 
 	mbuf_flatten(nseg, after);
-	if (wrote_l4) {
-		FUZZ_CHECK(ref.proto != 0,
-			   "software L4 checksum on a frame with no TCP/UDP header");
+	if (wrote_ip) {
+		/* the IPv4 header where the request said it is */
+		uint32_t l3 = m->l2_len, ihl = (frame[l3] & 0xf) * 4u;
+		static uint8_t hdr[60];
+		uint16_t want;
+
+		FUZZ_CHECK(l3 + 20 <= len && ihl >= 20 && l3 + ihl <= len,
+			   "IPv4 header checksum at l2_len %u over %u bytes, frame %u bytes", l3,
+			   ihl, len);
+		FUZZ_CHECK(!declared || l3 == ref.l3off,
+			   "IPv4 header checksum at l2_len %u, the header is at %u", l3, ref.l3off);
+		memcpy(hdr, frame + l3, ihl);
+		put_be16(hdr + 10, 0);
+		want = (uint16_t)~ref_fold(ref_sum(hdr, ihl, 0));
+		FUZZ_CHECK(be16(after + l3 + 10) == want ||
+				   (be16(after + l3 + 10) ^ want) == 0xffff,
+			   "IPv4 header checksum 0x%04x, reference 0x%04x", be16(after + l3 + 10),
+			   want);
+		put_be16(after + l3 + 10, be16(frame + l3 + 10));
+	}
+	if (wrote_l4 && declared) {
 		FUZZ_CHECK(ref.l4end <= len,
 			   "software L4 checksum over a frame cut short: L4 ends at %u, frame %u "
 			   "bytes",
 			   ref.l4end, len);
-		/* Where the guest's csum_start + csum_offset say (the request path also says it
-		 * in the mbuf, for the VF)... */
+		/* Where the guest's csum_start + csum_offset say (the request path also tells the
+		 * VF, in the mbuf)... */
 		if (req == HW_OFFLOAD_GUEST_REQUEST) {
 			uint32_t at =
 				m->l2_len + m->l3_len +
@@ -509,25 +541,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				be16(after + ref.field), ref_l4_csum(frame, &ref), ref.l4off,
 				ref.l4end, len);
 		put_be16(after + ref.field, be16(frame + ref.field));
-	}
-	if (wrote_ip) {
-		uint32_t l3 = m->l2_len, ihl = (frame[l3] & 0xf) * 4u;
-		uint16_t want;
+	} else if (wrote_l4) {
+		/* Where the guest left it unsaid (or the frame is one its parser reads another
+		 * way), a checksum is at least one 16-bit field and nothing else. */
+		uint32_t first = len, last = 0;
 
-		FUZZ_CHECK(l3 == ref.l3off && !ref.v6 && l3 + ihl <= len,
-			   "IPv4 header checksum at l2_len %u, header at %u", l3, ref.l3off);
-		{
-			static uint8_t hdrcopy[60];
-
-			memcpy(hdrcopy, frame + l3, ihl);
-			put_be16(hdrcopy + 10, 0);
-			want = (uint16_t)~ref_fold(ref_sum(hdrcopy, ihl, 0));
+		for (uint32_t i = 0; i < len; i++) {
+			if (after[i] != frame[i]) {
+				first = first < i ? first : i;
+				last = i;
+			}
 		}
-		FUZZ_CHECK(be16(after + l3 + 10) == want ||
-				   (be16(after + l3 + 10) ^ want) == 0xffff,
-			   "IPv4 header checksum 0x%04x, reference 0x%04x", be16(after + l3 + 10),
-			   want);
-		put_be16(after + l3 + 10, be16(frame + l3 + 10));
+		FUZZ_CHECK(first == len || last - first <= 1,
+			   "software checksum changed bytes %u..%u", first, last);
+		if (first < len)
+			memcpy(after + first, frame + first, last - first + 1);
 	}
 	/* A refused frame is dropped; a sent one differs from what the guest wrote only in the
 	 * checksums computed for it. */
