@@ -485,10 +485,180 @@ def qsync_seeds():
     write('qsync_vring', 'va_edge_regions', bytes(q.b))
 
 
+# --------------------------------------------------------------------------------------------
+# fwd_telemetry: a fake instance, then commands, in the order fuzz_fwd_telemetry.c reads them
+
+NAME_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
+PRINTABLE = ''.join(chr(c) for c in range(ord('!'), ord('!') + 94))
+N_COUNTERS = 14       # FWD_QUEUE_COUNTERS in include/vfrelay/stats.h
+QSYNC_FB_N = 12       # "none" + QSYNC_FALLBACK_REASONS in include/vfrelay/qsync.h
+CMDS = ['relays', 'stats', 'zero_copy', 'lcores', 'log_level']
+ZC = {'auto': 0, 'on': 1, 'off': 2}
+
+
+class TelemetrySeed(QsyncSeed):
+    def __init__(self):
+        self.b = bytearray()
+        self.names = []
+
+    def word(self, text, chars):
+        self.u8(len(text) - 1)
+        for ch in text:
+            self.u8(chars.index(ch))
+
+    def relay(self, name, zero_copy='auto', queues=1, vf=None, vid=0, small=False):
+        self.names.append(name)
+        self.word(name, NAME_CHARS)
+        if vf is None:
+            self.u8(0)  # "net_null<i>"
+        else:
+            self.u8(1)
+            self.u8(len(vf) - 1)
+            for ch in vf:
+                self.u8(PRINTABLE.index(ch))
+        self.word(f'tmp/{name}.sock', PRINTABLE)
+        self.u8(1)  # server
+        self.u8(ZC[zero_copy])
+        self.u32(1500 - 68)
+        self.u8(queues - 1)
+        self.u8(1)
+        self.u8(vid)
+        for v in (0x130afffa7, 3, 2, 1):  # features, connects, disconnects, refused
+            self.u64(v)
+        self.u16(0)
+        self.u8(1)  # net_iavf
+        for q in range(queues):
+            self.u8(q + 1)  # lcore
+            self.u8(q & 1)  # zero-copy mode
+            self.u8(1)
+            self.u8(1)
+            for k in range(N_COUNTERS):
+                if small:
+                    self.u8(2 * k)  # even: the next byte is the value
+                    self.u8(q)
+                else:
+                    self.u8(1)
+                    self.u64((k + 1) * 1000003 + q)
+            if zero_copy != 'off':
+                self.u64(5)
+                self.u32(6)
+                self.u16(7)
+                self.u16(512)
+                self.u8(q % QSYNC_FB_N)
+                for f in range(QSYNC_FB_N):
+                    self.u8(f)
+
+    def workers(self, n):
+        self.u8(n)
+        for w in range(n):
+            self.u8(0)
+            self.u8(2)
+            self.u64(10 ** 12)
+            self.u64(10 ** 11)
+            self.u32(10 ** 9)
+            self.u32(10 ** 8)
+            self.u16(100)
+
+    def attach(self, have=True):
+        self.u8(1 if have else 0)
+
+    def cmd(self, name, params=None):
+        """params: None, ('name', i), ('zc', i, mode index), ('log', glob, level) or bytes."""
+        self.u8(CMDS.index(name))
+        if self.names:
+            self.u8(params[1] if isinstance(params, tuple) and params[0] != 'log' else 0)
+        if params is None:
+            self.u8(0)
+        elif isinstance(params, tuple) and params[0] == 'name':
+            self.u8(1)
+        elif isinstance(params, tuple) and params[0] == 'zc':
+            self.u8(2)
+            self.u8(params[2])
+        elif isinstance(params, tuple) and params[0] == 'log':
+            self.u8(3)
+            self.u8(params[1])
+            self.u8(params[2])
+        else:
+            self.u8(4)
+            self.u32(len(params) - 1)
+            for ch in params:
+                self.u8(ch - 1)
+        self.u8(1)  # no allocation failure
+
+
+def telemetry_seeds():
+    """Two relays (zero copy auto and off) and two workers with every command, including a
+    mode change seen by the next /vfrelay/relays; no instance at all; the largest instance
+    (16 relays of 16 queues, 64 workers); raw parameters."""
+    t = TelemetrySeed()
+    t.u8(2)
+    t.relay('net0', 'auto', queues=2)
+    t.relay('net_1', 'off', queues=2, vf='net_af_packet0,iface=vfrt-zc0,qpairs=2')
+    t.workers(2)
+    t.attach()
+    t.cmd('relays')
+    t.cmd('stats', ('name', 0))
+    t.cmd('stats', ('name', 1))
+    t.cmd('zero_copy', ('zc', 0, 2))  # net0,off
+    t.cmd('relays')
+    t.cmd('zero_copy', ('zc', 1, 0))  # net_1 has no zero copy: refused
+    t.cmd('lcores')
+    t.cmd('log_level')
+    write('fwd_telemetry', 'two_relays_every_command', bytes(t.b))
+
+    t = TelemetrySeed()
+    t.u8(2)
+    t.relay('a', 'on')
+    t.relay('b', 'auto')
+    t.workers(1)
+    t.attach()
+    t.cmd('log_level', ('log', 0, 0))  # vfrelay.*,debug
+    t.cmd('log_level', ('log', 4, 6))  # [,  -> refused
+    t.cmd('stats', b'a,b')
+    t.cmd('zero_copy', b'b,on')
+    write('fwd_telemetry', 'log_level_and_raw', bytes(t.b))
+
+    t = TelemetrySeed()
+    t.u8(0)
+    t.workers(0)
+    t.attach(False)
+    for c in CMDS:
+        t.cmd(c, b'net0' if c == 'stats' else None)
+    write('fwd_telemetry', 'no_instance', bytes(t.b))
+
+    t = TelemetrySeed()
+    t.u8(16)
+    for i in range(16):
+        t.relay(f'r{i:02d}' + 'x' * 27, 'off', queues=16, small=True)
+    t.workers(64)
+    t.attach()
+    t.cmd('relays')
+    t.cmd('stats', ('name', 15))
+    t.cmd('lcores')
+    write('fwd_telemetry', 'largest_instance', bytes(t.b))
+
+    # Findings (see docs/security.md): /vfrelay/log_level lists logtypes under keys like
+    # "vfrelay.fwd", which librte_telemetry 22.11 refuses ('.' is not a key character) ...
+    t = TelemetrySeed()
+    t.u8(0)
+    t.workers(0)
+    t.attach()
+    t.cmd('log_level')
+    write('fwd_telemetry', 'log_level_list_keys', bytes(t.b), where='regress')
+    # ... and /vfrelay/relays cuts a `vf` device string of 128 characters or more.
+    t = TelemetrySeed()
+    t.u8(1)
+    t.relay('net0', 'off', vf='net_af_packet0,iface=' + 'v' * 100 + ',qpairs=1,blocksz=4096')
+    t.workers(0)
+    t.attach()
+    t.cmd('relays')
+    write('fwd_telemetry', 'relays_long_vf', bytes(t.b), where='regress')
+
+
 def main():
     which = set(sys.argv[1:])
     for name, fn in (('fwd_config', config_seeds), ('hw_offload', offload_seeds),
-                     ('qsync_vring', qsync_seeds)):
+                     ('qsync_vring', qsync_seeds), ('fwd_telemetry', telemetry_seeds)):
         if not which or name in which:
             fn()
 
