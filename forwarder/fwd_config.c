@@ -92,6 +92,7 @@ enum relay_key {
 	RK_SOCKET_USER,
 	RK_SOCKET_GROUP,
 	RK_SOCKET_MODE,
+	RK_ZERO_COPY_UNKNOWN_VF,
 	RK__COUNT,
 };
 
@@ -107,6 +108,7 @@ static const char *const relay_keys[RK__COUNT] = {
 	[RK_SOCKET_USER] = "socket_user",
 	[RK_SOCKET_GROUP] = "socket_group",
 	[RK_SOCKET_MODE] = "socket_mode",
+	[RK_ZERO_COPY_UNKNOWN_VF] = "zero_copy_unknown_vf",
 };
 
 /*
@@ -869,6 +871,14 @@ relay_key(struct cfg_parser *p, enum relay_key k, const char *key, const char *v
 		return parse_owner(p, key, val, true, (uint32_t *)&r->socket_gid);
 	case RK_SOCKET_MODE:
 		return parse_socket_mode(p, key, val, &r->socket_mode);
+	case RK_ZERO_COPY_UNKNOWN_VF:
+		if (strcmp(val, "off") == 0)
+			r->zero_copy_unknown_vf = FWD_ZC_UNKNOWN_OFF;
+		else if (strcmp(val, "port-stop") == 0)
+			r->zero_copy_unknown_vf = FWD_ZC_UNKNOWN_PORT_STOP;
+		else
+			return key_fail(p, key, val, "must be off or port-stop");
+		return 0;
 	case RK__COUNT:
 		break;
 	}

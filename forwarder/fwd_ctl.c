@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -82,6 +83,7 @@ fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q
 	atomic_init(&fq->zc_rebind, false);
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_notify_vid, -1);
+	atomic_init(&fq->rx_redirect, -1);
 }
 
 static int
@@ -150,6 +152,19 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 	if (ret < 0) {
 		snprintf(err, errlen, "[relay %s] %s", rc->name, why);
 		return ret;
+	}
+	for (uint16_t q = 0; q < rc->queues && rc->queues > 1; q++) {
+		char name[RTE_RING_NAMESIZE];
+
+		/* Room for a burst from every other queue, a few times over. */
+		snprintf(name, sizeof(name), "vfr_rd_%u_%u", idx, q);
+		r->queues[q].redirect_in =
+			rte_ring_create(name, 1024, rte_socket_id(), RING_F_SC_DEQ);
+		if (r->queues[q].redirect_in == NULL) {
+			snprintf(err, errlen, "[relay %s] queues: cannot allocate a ring: %s",
+				 rc->name, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
 	}
 	for (uint16_t q = 0; q < rc->queues; q++) {
 		r->queues[q].port_id = r->port.port_id;
@@ -296,6 +311,49 @@ fwd_ctl_log_event(struct fwd_instance *inst, const struct fwd_event *ev)
 }
 
 /*
+ * Traffic follows the guest's queue pairs. The VF's RSS spreads frames over
+ * every VF queue, but a guest may use fewer pairs than configured (Linux
+ * enables min(vCPUs, pairs); ethtool -L changes it any time), and a VF queue
+ * whose guest ring is disabled would drop its share in the NIC. Point the
+ * redirection table at the enabled queues, and, for a PMD that cannot (or
+ * frames already in flight), let the disabled queues' workers hand what they
+ * still receive to an enabled queue, which copies it in (counted).
+ */
+static void
+fwd_ctl_follow_queues(struct fwd_relay *r)
+{
+	uint16_t enabled[FWD_MAX_QUEUES];
+	uint32_t mask = 0;
+	uint16_t n = 0;
+	int ret;
+
+	if (r->n_queues < 2)
+		return;
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		struct fwd_queue *q = &r->queues[i];
+
+		if (atomic_load_explicit(&q->vid, memory_order_acquire) >= 0 &&
+		    atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
+			enabled[n++] = i;
+			mask |= 1u << i;
+		}
+	}
+	for (uint16_t i = 0; i < r->n_queues; i++) {
+		int to = mask & (1u << i) || n == 0 ? -1 : enabled[i % n];
+
+		atomic_store_explicit(&r->queues[i].rx_redirect, to, memory_order_relaxed);
+	}
+	/* Port control calls are serialised with zero copy's (it may stop the port). */
+	pthread_mutex_lock(&r->zc_lock);
+	ret = hw_port_rss_spread(&r->port, n != 0 ? mask : (1u << r->n_queues) - 1);
+	pthread_mutex_unlock(&r->zc_lock);
+	VFR_LOG(INFO, "%s: guest RX rings enabled 0x%x: %s", r->cfg->name, mask,
+		ret == 0    ? "RSS redirection table follows them"
+		: n != 0 ? "the VF cannot redirect: other queues' frames are copied into them"
+			 : "none: the VF drops what it receives");
+}
+
+/*
  * Zero-copy transitions the workers and callbacks asked for. Runs here, not
  * in a librte_vhost callback: binding parks a worker that may be blocked on
  * a vring lock a callback holds.
@@ -306,8 +364,6 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
 
-		/* Before any bind: a PMD may still hold buffers of a binding gone. */
-		qsync_ctl_reclaim(relay);
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
 			uint32_t want;
@@ -359,14 +415,27 @@ fwd_ctl_run(struct fwd_instance *inst)
 	}
 	VFR_LOG(INFO, "instance %s running: %u relays, %u workers", inst->cfg->name,
 		inst->n_relays, inst->n_workers);
+	/* Every relay's socket is registered and started (listening, or connecting). */
+	fwd_notify("READY=1\nMAINPID=%d\nSTATUS=%u relays, %u workers", (int)getpid(),
+		   inst->n_relays, inst->n_workers);
 
 	while (atomic_load_explicit(&fwd_ctl_signal, memory_order_relaxed) == 0) {
-		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0)
+		uint32_t follow = 0;
+
+		while (rte_ring_sc_dequeue_elem(inst->events, &ev, sizeof(ev)) == 0) {
 			fwd_ctl_log_event(inst, &ev);
+			if (ev.type == FWD_EV_GUEST_UP || ev.type == FWD_EV_GUEST_DOWN ||
+			    (ev.type == FWD_EV_VRING && !(ev.vring & 1)))
+				follow |= 1u << ev.relay;
+		}
+		for (unsigned int r = 0; r < inst->n_relays; r++)
+			if (follow & (1u << r))
+				fwd_ctl_follow_queues(&inst->relays[r]);
 		fwd_ctl_zc_service(inst);
 		nanosleep(&tick, NULL);
 	}
 	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
+	fwd_notify("STOPPING=1");
 	return 0;
 }
 
@@ -391,9 +460,19 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 
 		/* Closing the port returns its buffers: the pools must outlive it. */
 		hw_port_close(&r->port);
+		qsync_ctl_release(r);
 		for (uint16_t q = 0; q < r->n_queues; q++) {
 			qsync_queue_free(r->queues[q].zc);
 			r->queues[q].zc = NULL;
+		}
+		for (uint16_t q = 0; q < r->n_queues; q++) {
+			struct rte_mbuf *m;
+
+			while (r->queues[q].redirect_in != NULL &&
+			       rte_ring_dequeue(r->queues[q].redirect_in, (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(r->queues[q].redirect_in);
+			r->queues[q].redirect_in = NULL;
 		}
 		rte_mempool_free(r->pool);
 		r->pool = NULL;

@@ -33,6 +33,12 @@ int fwd_ctl_run(struct fwd_instance *inst);
 /** Stop vhost sockets, workers and ports, in that order. Idempotent. */
 void fwd_ctl_teardown(struct fwd_instance *inst);
 
+/**
+ * Tell the service manager (sd_notify protocol, $NOTIFY_SOCKET; nothing
+ * without it), e.g. fwd_notify("READY=1\nSTATUS=...").
+ */
+void fwd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /** Register the /vfrelay/ telemetry commands. */
 int fwd_telemetry_register(void);
 

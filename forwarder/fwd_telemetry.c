@@ -342,7 +342,8 @@ static const char *const fwd_telemetry_logtypes[] = {
 };
 
 /*
- * "/vfrelay/log_level": {"global": level, logtype: level, ...};
+ * "/vfrelay/log_level": {"global": level, logtype: level, ...}, each logtype
+ * with '/' for '.' (telemetry dict keys allow only [A-Za-z0-9_/]: "lib/eal");
  * "/vfrelay/log_level,<glob>,<level>": set every logtype matching the glob.
  * Works before setup and after teardown too: logging is the process's.
  */
@@ -364,8 +365,14 @@ fwd_telemetry_log_level_locked(struct fwd_instance *inst, const char *params,
 			int l = type < 0 ? -1 : rte_log_get_level((uint32_t)type);
 			const char *name = l < 0 ? NULL : vfr_log_level_name((uint32_t)l);
 
+			char key[RTE_TEL_MAX_STRING_LEN];
+
+			snprintf(key, sizeof(key), "%s", fwd_telemetry_logtypes[i]);
+			for (char *c = key; *c != '\0'; c++)
+				if (*c == '.')
+					*c = '/';
 			if (name != NULL)
-				rte_tel_data_add_dict_string(d, fwd_telemetry_logtypes[i], name);
+				rte_tel_data_add_dict_string(d, key, name);
 		}
 		return 0;
 	}

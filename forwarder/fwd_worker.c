@@ -11,7 +11,10 @@
 #include <sys/prctl.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_vhost.h>
 
 #include <vfrelay/barrier.h>
 #include <vfrelay/qsync.h>
@@ -21,28 +24,110 @@
 
 /*
  * A zero-copy capable queue pair follows the control side's request, inside
- * a window the control side can wait for (see struct fwd_queue). TX is in
- * the window too so the port can be stopped; dequeue never blocks.
+ * a window the control side waits for (see struct fwd_queue) — also from
+ * librte_vhost callbacks that hold every vring lock. So nothing in the window
+ * may wait for a vring lock: the zero-copy burst takes none, the guest TX
+ * dequeue only tries, and the copy path's enqueue into the guest (which
+ * waits for the lock) runs after the window. Everything that touches the VF
+ * port is inside, so the control side can stop the port.
+ */
+/*
+ * This queue's guest ring is disabled (or missing): what its VF queue still
+ * receives goes to queue @p to, whose worker copies it in. Host mbufs only: a
+ * disabled ring is never bound to zero copy.
  */
 static inline unsigned int
-fwd_queue_poll_zc(struct fwd_queue *q, int vid)
+fwd_queue_redirect(struct fwd_queue *q, int to)
 {
+	struct rte_ring *dst = q->relay->queues[to].redirect_in;
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
+	unsigned int sent;
+	uint16_t n;
+
+	/* As on the copy path: what cannot be delivered stays (and drops) in the VF. */
+	if (rte_ring_free_count(dst) < q->burst)
+		return 0;
+	n = rte_eth_rx_burst(q->port_id, q->qid, pkts, q->burst);
+	if (n == 0)
+		return 0;
+	sent = rte_ring_mp_enqueue_burst(dst, (void **)pkts, n, NULL);
+	if (unlikely(sent < n)) {
+		q->stats.rx_drop_redirect += n - sent;
+		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+	}
+	return n;
+}
+
+/*
+ * Frames other queues handed to this one (rare: only while the guest uses
+ * fewer rings), at most @p room: what the guest has buffers for.
+ */
+static inline uint16_t
+fwd_queue_redirected(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room)
+{
+	if (likely(q->redirect_in == NULL) || likely(rte_ring_empty(q->redirect_in)) || room == 0)
+		return 0;
+	return (uint16_t)rte_ring_sc_dequeue_burst(q->redirect_in, (void **)pkts,
+						   RTE_MIN(room, q->burst), NULL);
+}
+
+static inline uint16_t
+fwd_queue_guest_room(struct fwd_queue *q, int vid)
+{
+	if (likely(q->redirect_in == NULL) || likely(rte_ring_empty(q->redirect_in)))
+		return 0;
+	return rte_vhost_avail_entries(vid, q->qid * 2);
+}
+
+static inline void
+fwd_queue_give_redirected(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t before = q->stats.rx_packets;
+
+	vhost_copy_rx_give(q, vid, pkts, n);
+	q->stats.rx_redirected += q->stats.rx_packets - before;
+}
+
+static inline unsigned int
+fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
+{
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
+	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
+	uint16_t taken = 0;
+	uint16_t n_moved = 0;
 	uint32_t req;
 
 	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
 	atomic_store_explicit(&q->zc_busy, 1, memory_order_relaxed);
 	vfr_light_barrier();
 	req = atomic_load_explicit(&q->zc_req, memory_order_acquire);
-	if (req == FWD_ZC_REQ_ZERO_COPY)
-		n = qsync_rx_burst(q, vid);
-	else if (req == FWD_ZC_REQ_COPY &&
-		 atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
-		n = vhost_copy_rx_burst(q, vid);
-	if (req != FWD_ZC_REQ_PARK_ALL &&
-	    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
-		n += vhost_copy_tx_burst(q, vid);
+	if (unlikely(redirect >= 0) && req == FWD_ZC_REQ_COPY)
+		n = fwd_queue_redirect(q, redirect);
+	if (vid >= 0) {
+		if (req == FWD_ZC_REQ_ZERO_COPY) {
+			n += qsync_rx_burst(q, vid);
+			taken = fwd_queue_redirected(q, moved, qsync_rx_room(q));
+			if (unlikely(taken != 0))
+				n += qsync_rx_copy_burst(q, vid, moved, taken);
+			taken = 0;
+		} else if (req == FWD_ZC_REQ_COPY &&
+			   atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
+			n += taken = vhost_copy_rx_take(q, vid, pkts);
+			n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		}
+		if (req != FWD_ZC_REQ_PARK_ALL &&
+		    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
+			n += vhost_copy_tx_burst(q, vid);
+	}
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
+	/* Host mbufs: the port may be stopped meanwhile, they stay valid. */
+	if (taken != 0)
+		vhost_copy_rx_give(q, vid, pkts, taken);
+	if (unlikely(n_moved != 0)) {
+		fwd_queue_give_redirected(q, vid, moved, n_moved);
+		n += n_moved;
+	}
 	return n;
 }
 
@@ -50,15 +135,25 @@ static inline unsigned int
 fwd_queue_poll(struct fwd_queue *q)
 {
 	int vid = atomic_load_explicit(&q->vid, memory_order_acquire);
+	int redirect = atomic_load_explicit(&q->rx_redirect, memory_order_relaxed);
+	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
+	uint16_t n_moved;
 
-	/* A disabled vring's VF queue is not polled: the NIC keeps (and drops) its frames. */
-	if (vid < 0)
-		return 0;
 	if (q->zc != NULL)
-		return fwd_queue_poll_zc(q, vid);
-	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+		return fwd_queue_poll_zc(q, vid, redirect);
+	if (unlikely(redirect >= 0))
+		n = fwd_queue_redirect(q, redirect);
+	if (vid < 0)
+		return n;
+	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
 		n += vhost_copy_rx_burst(q, vid);
+		n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		if (unlikely(n_moved != 0)) {
+			fwd_queue_give_redirected(q, vid, moved, n_moved);
+			n += n_moved;
+		}
+	}
 	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
 		n += vhost_copy_tx_burst(q, vid);
 	return n;

@@ -27,9 +27,11 @@ fwd_usage(FILE *f)
 {
 	fprintf(f, "usage: vfrelay --config FILE [--check]\n"
 		   "       vfrelay --version\n"
-		   "  -c, --config FILE  instance configuration (INI, see docs/configuration.md)\n"
+		   "  -c, --config FILE  instance configuration (INI, see vfrelay.ini(5))\n"
 		   "      --check        validate FILE and exit\n"
-		   "  -V, --version      print the version\n");
+		   "  -V, --version      print the version\n"
+		   "Manual: vfrelay(8), vfrelay.ini(5), vfrelayctl(8);\n"
+		   "more in " VFRELAY_DOCDIR "\n");
 }
 
 /* "0000:3b:02.0", "3b:02.0" or "pci:..." — anything else is a vdev. */

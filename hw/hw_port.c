@@ -217,6 +217,8 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+		port->rss = true;
+		port->reta_size = info.reta_size;
 	}
 
 	ret = rte_eth_dev_configure(pid, prm->n_queues, prm->n_queues, &conf);
@@ -266,6 +268,10 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	}
 	port->n_queues = prm->n_queues;
 	port->nb_rxd = nb_rxd;
+	for (uint16_t q = 0; q < prm->n_queues; q++)
+		port->rxq_size[q] = nb_rxd;
+	port->rx_desc_lim = info.rx_desc_lim;
+	port->runtime_rx_setup = (info.dev_capa & RTE_ETH_DEV_CAPA_RUNTIME_RX_QUEUE_SETUP) != 0;
 	port->mtu = prm->mtu;
 	port->rx_offloads = conf.rxmode.offloads;
 	port->tx_offloads = conf.txmode.offloads;
@@ -299,35 +305,109 @@ hw_port_start(struct hw_port *port, char *err, size_t errlen)
 }
 
 int
-hw_port_rx_reset(struct hw_port *port)
+hw_port_stop(struct hw_port *port)
 {
-	uint16_t pid = port->port_id;
-	int ret;
+	int ret = rte_eth_dev_stop(port->port_id);
 
-	ret = rte_eth_dev_stop(pid);
 	if (ret < 0) {
-		VFR_LOG(ERR, "port %u: cannot stop: %s", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot stop: %s", port->port_id, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = false;
-	for (uint16_t q = 0; q < port->n_queues; q++) {
-		ret = rte_eth_rx_queue_setup(pid, q, port->nb_rxd, rte_eth_dev_socket_id(pid),
-					     &port->rxconf, port->rx_pools[q]);
-		if (ret < 0) {
-			VFR_LOG(ERR, "port %u: RX queue %u setup again failed: %s", pid, q,
-			       rte_strerror(-ret));
-			return ret;
-		}
-	}
-	ret = rte_eth_dev_start(pid);
+	return 0;
+}
+
+int
+hw_port_restart(struct hw_port *port)
+{
+	int ret = rte_eth_dev_start(port->port_id);
+
 	if (ret < 0) {
-		VFR_LOG(ERR, "port %u: cannot start again: %s", pid, rte_strerror(-ret));
+		VFR_LOG(ERR, "port %u: cannot start again: %s", port->port_id, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = true;
-	rte_eth_promiscuous_enable(pid);
-	rte_eth_allmulticast_enable(pid);
+	/* A stop may reset the filters of some PMDs: set them again. */
+	rte_eth_promiscuous_enable(port->port_id);
+	rte_eth_allmulticast_enable(port->port_id);
 	return 0;
+}
+
+int
+hw_port_rx_queue_stop(struct hw_port *port, uint16_t qid)
+{
+	int ret = rte_eth_dev_rx_queue_stop(port->port_id, qid);
+
+	if (ret < 0)
+		VFR_LOG(ERR, "port %u: cannot stop RX queue %u: %s", port->port_id, qid,
+			rte_strerror(-ret));
+	return ret;
+}
+
+int
+hw_port_rx_queue_start(struct hw_port *port, uint16_t qid)
+{
+	int ret = rte_eth_dev_rx_queue_start(port->port_id, qid);
+
+	if (ret < 0)
+		VFR_LOG(ERR, "port %u: cannot start RX queue %u: %s", port->port_id, qid,
+			rte_strerror(-ret));
+	return ret;
+}
+
+int
+hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd)
+{
+	uint16_t pid = port->port_id;
+	uint16_t n = nb_rxd != 0 ? nb_rxd : port->nb_rxd;
+	int ret;
+
+	ret = rte_eth_rx_queue_setup(pid, qid, n, rte_eth_dev_socket_id(pid), &port->rxconf,
+				     port->rx_pools[qid]);
+	if (ret < 0) {
+		VFR_LOG(ERR, "port %u: RX queue %u setup with %u descriptors failed: %s", pid, qid,
+			n, rte_strerror(-ret));
+		return ret;
+	}
+	port->rxq_size[qid] = n;
+	return 0;
+}
+
+int
+hw_port_rss_spread(struct hw_port *port, uint32_t queues)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+	uint16_t list[FWD_MAX_QUEUES];
+	uint16_t n = 0;
+	int ret;
+
+	for (uint16_t q = 0; q < port->n_queues; q++)
+		if (queues & (1u << q))
+			list[n++] = q;
+	if (!port->rss || n == 0 || port->reta_size == 0 ||
+	    port->reta_size > RTE_ETH_RSS_RETA_SIZE_512)
+		return -ENOTSUP;
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < port->reta_size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = list[i % n];
+	}
+	ret = rte_eth_dev_rss_reta_update(port->port_id, reta, port->reta_size);
+	if (ret < 0 && ret != -ENOTSUP)
+		VFR_LOG(ERR, "port %u: cannot update the RSS redirection table: %s", port->port_id,
+			rte_strerror(-ret));
+	return ret;
+}
+
+uint16_t
+hw_port_rx_ring_fit(const struct hw_port *port, uint16_t want)
+{
+	const struct rte_eth_desc_lim *lim = &port->rx_desc_lim;
+	uint16_t align = lim->nb_align != 0 ? lim->nb_align : 1;
+	uint16_t n = RTE_MIN(want, lim->nb_max != 0 ? lim->nb_max : UINT16_MAX);
+
+	n = (uint16_t)(n / align * align);
+	return n >= lim->nb_min && n != 0 ? n : 0;
 }
 
 void

@@ -55,9 +55,16 @@ def scenario():
                    'guest boot_id (no reboot)')
 
         V.log(f'==> {len(SIZES)} frames through the new vfrelay')
-        total, _ = Q.echo_roundtrip(env, g, port, SIZES)
-        env.wait_stats({'rx_zc_packets': len(SIZES), 'rx_copy_bytes': 0,
-                        'rx_bytes': total, 'tx_packets': len(SIZES)}, key='q0')
+        total, result = Q.echo_roundtrip(env, g, port, SIZES)
+        # A frame the test did not send (the namespace's ARP probe left over from the
+        # pings, answered by the guest) is counted by the guest as foreign; it crossed
+        # zero copy like the others, of a size nobody knows.
+        foreign = int(re.search(r'foreign=(\d+)', result).group(1))
+        want = {'rx_zc_packets': len(SIZES) + foreign, 'rx_copy_bytes': 0,
+                'tx_packets': len(SIZES) + foreign}
+        if foreign == 0:
+            want['rx_bytes'] = total
+        env.wait_stats(want, key='q0')
         env.check_relay_log_clean(first)
         env.check_relay_log_clean()
 

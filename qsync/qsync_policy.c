@@ -62,9 +62,10 @@ qsync_check_features(const struct fwd_queue *fq, uint64_t features)
 		return QSYNC_FB_iommu_platform;
 	if (features & (1ULL << VHOST_F_LOG_ALL))
 		return QSYNC_FB_live_migration;
-	if (r->port.ops->rx_holds_buffers && !r->port.ops->rx_queue_stop &&
-	    !r->port.ops->rx_setup_releases)
+	if (r->port.ops->rx_release == HW_RX_RELEASE_NEVER)
 		return QSYNC_FB_vf_holds_buffers;
+	if (!r->port.ops->known && r->cfg->zero_copy_unknown_vf != FWD_ZC_UNKNOWN_PORT_STOP)
+		return QSYNC_FB_vf_unknown;
 	if (qq != NULL && frame > qq->buf_size)
 		return QSYNC_FB_mtu_exceeds_buf;
 	return QSYNC_FB_NONE;

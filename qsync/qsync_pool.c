@@ -203,8 +203,8 @@ qsync_queue_create(struct fwd_queue *fq, struct rte_mempool *backing, uint16_t b
 	qq->backing = backing;
 	qq->buf_size = buf_size;
 	qq->vid = -1;
-	qq->pmd_holds_buffers =
-		fq->relay->port.ops != NULL && fq->relay->port.ops->rx_holds_buffers;
+	qq->pmd_holds_buffers = fq->relay->port.ops != NULL &&
+				fq->relay->port.ops->rx_release != HW_RX_RELEASE_NONE;
 
 	/* Pool names are short (26 chars): index and queue, not the relay name. */
 	snprintf(name, sizeof(name), "vfr_zc_%u_%u", fq->relay->index, fq->qid);

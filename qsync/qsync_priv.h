@@ -50,7 +50,7 @@ struct qsync_queue {
 	bool populated;		     /* shells initialised: enqueue may read them */
 	bool quiescing;		     /* shells coming back keep their slot held */
 	bool pmd_holds_buffers;	     /* the PMD keeps a ring of our buffers between bursts */
-	bool needs_reclaim;	     /* the PMD still holds a shell of a binding gone */
+	bool stuck;		     /* the VF kept shells after a stop: never unbound */
 
 	/* Shell free list (LIFO: the most recently used shell is warm in cache). */
 	struct rte_mbuf **free_shells;
@@ -63,12 +63,11 @@ struct qsync_queue {
 
 	/* Binding (valid while vr != NULL). */
 	struct qsync_vring *vr;
-	struct qsync_xlate *xlate;
+	struct qsync_mem *mem;	     /* the relay's guest memory it translates with */
 	int vid;
 	uint16_t vring;
 	uint16_t hdr_len;
 	bool guest_csum;
-	bool dma_mapped;
 	bool notify_pending; /* a guest interrupt could not be sent yet */
 	uint32_t gen;
 
@@ -77,6 +76,16 @@ struct qsync_queue {
 	uint64_t desc_too_small;
 	uint64_t bad_ring;
 };
+
+/* Guest memory of a relay (qsync_mem.c, control side, under the relay's zc_lock). */
+struct qsync_mem *qsync_mem_get(struct fwd_relay *relay, int vid, enum qsync_fallback *why);
+void qsync_mem_put(struct fwd_relay *relay, struct qsync_mem *mem);
+/* The memory table is about to change or the device is gone: no new binding uses it. */
+void qsync_mem_forget(struct fwd_relay *relay);
+/* Process teardown, the VF closed: free everything, orphans included. */
+void qsync_mem_release_all(struct fwd_relay *relay);
+const struct qsync_xlate *qsync_mem_xlate(const struct qsync_mem *mem);
+bool qsync_mem_contains(const struct qsync_mem *mem, const void *p, size_t len);
 
 /* Take @p n valid guest buffers into the stash; true if it holds at least n. */
 bool qsync_stash_fill(struct qsync_queue *qq, uint16_t n);

@@ -232,3 +232,36 @@ qsync_rx_burst(struct fwd_queue *fq, int vid)
 	qsync_rx_take_ring_stats(qq, vr);
 	return n;
 }
+
+uint16_t
+qsync_rx_room(struct fwd_queue *fq)
+{
+	struct qsync_queue *qq = fq->zc;
+
+	return (uint16_t)(qsync_vring_avail_count(qq->vr) + qq->n_stash);
+}
+
+unsigned int
+qsync_rx_copy_burst(struct fwd_queue *fq, int vid, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct qsync_queue *qq = fq->zc;
+	uint64_t bytes = 0;
+	uint16_t done = 0;
+	bool notify;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t copied = qsync_rx_copy_one(qq, pkts[i]);
+
+		if (copied != 0) {
+			bytes += copied;
+			done++;
+		}
+		rte_pktmbuf_free(pkts[i]);
+	}
+	fq->stats.rx_packets += done;
+	fq->stats.rx_bytes += bytes;
+	fq->stats.rx_redirected += done;
+	if ((qsync_vring_flush(qq->vr, &notify) != 0 && notify) || unlikely(qq->notify_pending))
+		qsync_rx_notify(qq, vid);
+	return n;
+}

@@ -196,7 +196,7 @@ vhost_backend_destroy_device(int vid)
 	}
 	atomic_store_explicit(&relay->vid, -1, memory_order_release);
 	/* The VF must stop writing into guest buffers before they go away. */
-	qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, false);
+	qsync_ctl_detach(relay, false);
 	/*
 	 * librte_vhost frees the device and unmaps guest memory right after we
 	 * return: wait until no worker can still be inside a burst on it.
@@ -278,7 +278,7 @@ vhost_backend_pre_msg(int vid, void *msg)
 
 	switch (req) {
 	case VB_MSG_SET_MEM_TABLE:
-		qsync_ctl_quiesce_relay(relay, QSYNC_FB_NONE, true);
+		qsync_ctl_detach(relay, true);
 		vhost_backend_want_rebind(relay, -1);
 		break;
 	case VB_MSG_SET_VRING_ADDR:

@@ -36,31 +36,33 @@ vhost_copy_count_notification(void)
 		q->stats.guest_notifications++;
 }
 
-unsigned int
-vhost_copy_rx_burst(struct fwd_queue *q, int vid)
+uint16_t
+vhost_copy_rx_take(struct fwd_queue *q, int vid, struct rte_mbuf **pkts)
 {
-	struct rte_mbuf *pkts[FWD_BURST_MAX];
-	uint16_t vring = q->qid * 2;
 	uint16_t room;
 	uint16_t n;
-	uint16_t sent;
-	uint64_t bytes = 0;
 
 	/*
 	 * Never take more from the VF than the guest has posted: what the guest
 	 * cannot take stays in the VF ring and drops there, not in host memory.
 	 */
-	room = rte_vhost_avail_entries(vid, vring);
+	room = rte_vhost_avail_entries(vid, q->qid * 2);
 	if (room == 0)
 		return 0;
 	n = rte_eth_rx_burst(q->port_id, q->qid, pkts, RTE_MIN(room, q->burst));
-	if (n == 0)
-		return 0;
-
-	if (q->vf_rx_csum && q->guest_csum) {
+	if (n != 0 && q->vf_rx_csum && q->guest_csum) {
 		for (uint16_t i = 0; i < n; i++)
 			q->stats.rx_csum_good += hw_offload_rx_csum_to_guest(pkts[i]);
 	}
+	return n;
+}
+
+void
+vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t vring = q->qid * 2;
+	uint16_t sent;
+	uint64_t bytes = 0;
 
 	RTE_PER_LCORE(vhost_copy_cur) = q;
 	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
@@ -81,6 +83,16 @@ vhost_copy_rx_burst(struct fwd_queue *q, int vid)
 			q->stats.rx_drop_guest_down += n - sent;
 	}
 	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+unsigned int
+vhost_copy_rx_burst(struct fwd_queue *q, int vid)
+{
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
+	uint16_t n = vhost_copy_rx_take(q, vid, pkts);
+
+	if (n != 0)
+		vhost_copy_rx_give(q, vid, pkts, n);
 	return n;
 }
 

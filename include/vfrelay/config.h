@@ -41,6 +41,12 @@ enum fwd_zero_copy {
 	FWD_ZC_OFF,      /**< copy path only */
 };
 
+/** What zero copy may assume of a PMD vfrelay has no facts for (`zero_copy_unknown_vf`). */
+enum fwd_zc_unknown_vf {
+	FWD_ZC_UNKNOWN_OFF = 0,    /**< nothing: zero copy stays off on it */
+	FWD_ZC_UNKNOWN_PORT_STOP,  /**< it stops DMA and frees its RX rings when the port stops */
+};
+
 /** One `[relay NAME]` section: one vNIC, one VF, one vhost-user socket. */
 struct fwd_relay_config {
 	char name[FWD_NAME_MAX];
@@ -48,6 +54,7 @@ struct fwd_relay_config {
 	char vhost[FWD_SOCKET_PATH_MAX];    /**< vhost-user socket path */
 	enum fwd_vhost_mode vhost_mode;
 	enum fwd_zero_copy zero_copy;
+	enum fwd_zc_unknown_vf zero_copy_unknown_vf;
 	uint16_t queues;                    /**< queue pairs, 1..FWD_MAX_QUEUES */
 	uint16_t mtu;                       /**< FWD_MTU_MIN..FWD_MTU_MAX, default 1500 */
 	uint16_t rx_ring_size;              /**< VF RX descriptors per queue, default 1024 */

@@ -39,6 +39,7 @@ struct rte_mempool;
 struct rte_rcu_qsbr;
 struct rte_ring;
 struct fwd_relay;
+struct qsync_mem;
 
 /** Upper bound of the configurable burst; sizes on-stack arrays. */
 #define FWD_BURST_MAX 64
@@ -59,6 +60,9 @@ struct fwd_queue {
 	uint16_t tx_retries;
 	unsigned int lcore;
 	struct rte_mempool *pool;     /**< mbufs for guest TX (dequeue copies into them) */
+	/* Frames other VF queues of the relay received while their guest ring was disabled,
+	 * for this queue's guest ring (many producers, this worker consumes). NULL: 1 queue. */
+	struct rte_ring *redirect_in;
 	uint64_t vf_tx_offloads;      /**< offloads enabled on the VF's TX side */
 	bool vf_rx_csum;              /**< the VF marks RX checksums */
 
@@ -74,6 +78,9 @@ struct fwd_queue {
 	_Atomic int zc_notify_vid;
 	/* telemetry: ro */
 	_Atomic int rx_mode;          /**< enum fwd_rx_mode */
+	/* Control: wo, worker: ro. This queue's guest ring is disabled (or the guest has fewer
+	 * queue pairs): what its VF queue still receives goes to queue rx_redirect; -1: no. */
+	_Atomic int rx_redirect;
 
 	/*
 	 * Zero copy; zc is NULL when zero_copy = off. The RX side of a queue
@@ -111,6 +118,10 @@ struct fwd_relay {
 	pthread_mutex_t zc_lock;
 	/* enum fwd_zero_copy in force: config, changed at runtime over telemetry. */
 	_Atomic int zc_mode;
+	/* qsync's, under zc_lock: the guest memory bindings use, and stale tables the VF
+	 * may still hold buffers in. */
+	struct qsync_mem *zc_mem;
+	struct qsync_mem *zc_mem_orphans;
 
 	/* vhost-events: wo, telemetry/control: ro. */
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */

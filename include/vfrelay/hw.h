@@ -22,15 +22,42 @@
 struct rte_mbuf;
 struct rte_mempool;
 
+/**
+ * How a PMD stops writing into the RX buffers it was given and gives them
+ * back: what zero copy relies on before a guest buffer is returned or its
+ * memory unmapped.
+ */
+enum hw_rx_release {
+	/** Holds none between bursts: a buffer per frame inside rx_burst (null, af_packet). */
+	HW_RX_RELEASE_NONE = 0,
+	/** rte_eth_dev_rx_queue_stop() stops the queue's DMA and frees its ring (iavf, mlx5). */
+	HW_RX_RELEASE_QUEUE,
+	/**
+	 * Only rte_eth_dev_stop() stops DMA and frees the rings, of every queue (igbvf,
+	 * ixgbevf, any PMD we know nothing of); with rx_setup_releases the rings are freed
+	 * when the queues are set up again instead (tap).
+	 */
+	HW_RX_RELEASE_PORT,
+	/** Only closing the device gives the buffers back (virtio_user): no zero copy. */
+	HW_RX_RELEASE_NEVER,
+};
+
 /** What a PMD needs that ethdev does not tell (control plane only). */
 struct hw_ops {
-	const char *name;          /**< "iavf", "mlx5", "software", "generic" */
-	bool software;             /**< no DMA: memory needs no mapping */
-	bool rx_holds_buffers;     /**< keeps RX buffers in its ring between bursts */
-	bool rx_queue_stop;        /**< can stop (and release the buffers of) one RX queue */
-	/** else releases them when its RX queue is set up again (port stopped) */
+	const char *name;              /**< "iavf", "mlx5", "software", "generic" */
+	bool software;                 /**< no DMA: memory needs no mapping */
+	bool known;                    /**< facts below from the lab or DPDK 22.11's source */
+	enum hw_rx_release rx_release;
+	/** The rings go back when the RX queues are set up again, not at port stop (tap). */
 	bool rx_setup_releases;
-	uint16_t rx_buf_align;     /**< NIC RX buffer size granularity in bytes */
+	/**
+	 * Fills its ring at setup but writes only the ring's first buffer, taking a new one
+	 * per frame (tap without scatter): set up from host buffers, it then holds a single
+	 * guest buffer at a time, whatever the ring size.
+	 */
+	bool rx_one_buffer;
+	uint16_t rx_buf_align;         /**< NIC RX buffer size granularity in bytes */
+	bool rx_intr;                  /**< RX queue interrupts usable (rte_eth_dev_rx_intr_*) */
 };
 
 /** A probed, configured VF port. */
@@ -45,6 +72,8 @@ struct hw_port {
 	uint16_t mtu;
 	uint64_t rx_offloads;      /**< enabled on the port */
 	uint64_t tx_offloads;      /**< enabled on the port */
+	bool rss;                  /**< RSS spreads frames over the RX queues */
+	uint16_t reta_size;        /**< entries in its redirection table (0: none) */
 	/*
 	 * Bytes the PMD writes per RX buffer whatever the buffer's size, for
 	 * software PMDs that ignore the pool's data room (af_packet: its frame
@@ -54,8 +83,11 @@ struct hw_port {
 	/* Largest frame the PMD can deliver whole (af_packet: its slot); 0: no such limit. */
 	uint32_t rx_frame_max;
 	struct rte_ether_addr mac;
-	/* What the RX queues were set up with, to set them up again (hw_port_rx_reset). */
-	uint16_t nb_rxd;
+	/* What the RX queues were set up with, to set them up again. */
+	uint16_t nb_rxd;                       /**< ring size the config asked for (adjusted) */
+	uint16_t rxq_size[FWD_MAX_QUEUES];     /**< ring size each RX queue has now */
+	struct rte_eth_desc_lim rx_desc_lim;
+	bool runtime_rx_setup;                 /**< an RX queue can be set up on a started port */
 	struct rte_eth_rxconf rxconf;
 	struct rte_mempool *rx_pools[FWD_MAX_QUEUES];
 };
@@ -87,12 +119,43 @@ int hw_port_setup(struct hw_port *port, const struct hw_port_params *params, cha
 /** Start the port. @return 0 or -errno with a reason in @p err. */
 int hw_port_start(struct hw_port *port, char *err, size_t errlen);
 
-/**
- * Stop the port, set every RX queue up again with its pool (the PMD releases
- * the buffers it held and takes fresh ones), start it again. Every queue of
- * the port must be idle. @return 0 or -errno (logged).
+/*
+ * Primitives zero copy sequences (control side, every queue of the port idle
+ * for the port-wide ones, the queue idle for the per-queue ones). Each logs
+ * its failure and returns 0 or -errno.
  */
-int hw_port_rx_reset(struct hw_port *port);
+
+/** Stop the port: every queue's DMA stops and the PMD frees (or keeps) its rings. */
+int hw_port_stop(struct hw_port *port);
+
+/** Start the port again; the PMD fills its RX rings from the queues' pools. */
+int hw_port_restart(struct hw_port *port);
+
+/** Stop RX queue @p qid (HW_RX_RELEASE_QUEUE: DMA stops, the ring is freed). */
+int hw_port_rx_queue_stop(struct hw_port *port, uint16_t qid);
+
+/** Start RX queue @p qid; the PMD fills its ring from the queue's pool. */
+int hw_port_rx_queue_start(struct hw_port *port, uint16_t qid);
+
+/**
+ * Set RX queue @p qid up again with @p nb_rxd descriptors (0: the configured
+ * size) and its pool: the port must be stopped, or the queue stopped on a PMD
+ * with runtime queue setup. With rx_setup_releases the old ring goes back here.
+ */
+int hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd);
+
+/**
+ * Point the VF's RSS redirection table at the RX queues in @p queues (a bit
+ * per queue; at least one): traffic follows the queue pairs the guest uses.
+ * @return 0, -ENOTSUP (single queue, no RSS, or the PMD has no table), -errno
+ */
+int hw_port_rss_spread(struct hw_port *port, uint32_t queues);
+
+/**
+ * The largest RX ring size the PMD accepts that is at most @p want, or 0 if
+ * even its smallest is larger.
+ */
+uint16_t hw_port_rx_ring_fit(const struct hw_port *port, uint16_t want);
 
 /** Stop, close and (when we probed it) detach the port. Idempotent. */
 void hw_port_close(struct hw_port *port);

@@ -30,6 +30,8 @@
 	X(rx_copy_bytes)        /* bytes this process memcpy'd into guest buffers */               \
 	X(rx_drop_no_guest_buf) /* read from the VF but the guest had no room */                   \
 	X(rx_drop_guest_down)   /* read from the VF but the ring went away */                      \
+	X(rx_redirected)        /* delivered here from a VF queue whose guest ring is disabled */  \
+	X(rx_drop_redirect)     /* frames of this disabled queue another ring had no room for */   \
 	X(rx_csum_good)         /* delivered with the VF's checksum-good mark */                   \
 	X(tx_packets)           /* frames from the guest sent by the VF */                         \
 	X(tx_bytes)             /* their bytes */                                                  \

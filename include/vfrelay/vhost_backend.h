@@ -19,6 +19,7 @@
 
 struct fwd_relay;
 struct fwd_queue;
+struct rte_mbuf;
 struct rte_rcu_qsbr;
 struct rte_ring;
 
@@ -59,6 +60,16 @@ void vhost_backend_unregister(struct fwd_relay *relay);
 
 /** VF RX queue -> guest RX vring 2*qid. @return packets taken from the VF. */
 unsigned int vhost_copy_rx_burst(struct fwd_queue *q, int vid);
+
+/**
+ * The two halves of vhost_copy_rx_burst(), for a worker that must not wait on
+ * a vring lock while the control side may be parking it: take frames from
+ * the VF (no vhost lock, never more than the guest has posted) into @p pkts
+ * (FWD_BURST_MAX entries), then give them to the guest (may wait for the
+ * vring's lock; frees the mbufs).
+ */
+uint16_t vhost_copy_rx_take(struct fwd_queue *q, int vid, struct rte_mbuf **pkts);
+void vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n);
 
 /** Guest TX vring 2*qid+1 -> VF TX queue. @return packets taken from the guest. */
 unsigned int vhost_copy_tx_burst(struct fwd_queue *q, int vid);

@@ -12,7 +12,7 @@ import subprocess
 
 import vfrtest as V
 
-GOOD_VFRELAY = {'name': 'vfrt-cfg', 'lcores': '0,1', 'eal': '--no-huge -m 256'}
+GOOD_VFRELAY = {'name': V.name('cfg'), 'lcores': '0,1', 'eal': '--no-huge -m 256'}
 
 
 def good_relay(tmp, name='net0', sock='net0.sock'):
@@ -98,7 +98,7 @@ def scenario():
         tmp = env.tmp
         good = os.path.join(tmp, 'good.ini')
         with open(good, 'w') as f:
-            f.write(V.config_text('vfrt-cfg', [good_relay(tmp)],
+            f.write(V.config_text(V.name('cfg'), [good_relay(tmp)],
                                   **{k: v for k, v in GOOD_VFRELAY.items() if k != 'name'}))
         V.log('==> the reference config passes --check (so each case below fails for its key)')
         res = run_vfrelay(['--config', good, '--check'])
@@ -109,7 +109,7 @@ def scenario():
         V.log('==> zero_copy = on (zero copy or no RX) is accepted')
         on = os.path.join(tmp, 'zc_on.ini')
         with open(on, 'w') as f:
-            f.write(V.config_text('vfrt-cfg', [dict(good_relay(tmp), zero_copy='on')],
+            f.write(V.config_text(V.name('cfg'), [dict(good_relay(tmp), zero_copy='on')],
                                   **{k: v for k, v in GOOD_VFRELAY.items() if k != 'name'}))
         res = run_vfrelay(['--config', on, '--check'])
         V.check(res.returncode == 0 and not res.stderr.strip(),
@@ -140,15 +140,15 @@ def scenario():
         sock = os.path.join(tmp, 'server.sock')
         path = os.path.join(tmp, 'badvf.ini')
         with open(path, 'w') as f:
-            f.write(V.config_text('vfrt-cfg', [dict(
-                good_relay(tmp), vf='net_af_packet0,iface=vfrt-nonexist', vhost=sock,
+            f.write(V.config_text(V.name('cfg'), [dict(
+                good_relay(tmp), vf='net_af_packet0,iface=vfrtX-nonexist', vhost=sock,
                 vhost_mode='server')],
                 **{k: v for k, v in GOOD_VFRELAY.items() if k != 'name'}))
         try:
             res = run_vfrelay(['--config', path])
             check_rejected(path, res, '[relay net0] vf', 'unusable VF at start')
             V.check(not os.path.exists(sock), 'no vhost-user socket left at ' + sock)
-            V.check(no_live_socket(V.telemetry_path('vfrt-cfg')), 'no live telemetry socket')
+            V.check(no_live_socket(V.telemetry_path(V.name('cfg'))), 'no live telemetry socket')
             left = subprocess.run(['pgrep', '-f', f'--config {path}'], capture_output=True,
                                   text=True).stdout.split()
             V.check(not left, 'no vfrelay process left for that config')
@@ -164,7 +164,7 @@ def scenario():
             V.log(f'==> {what}')
             path = os.path.join(tmp, 'afp.ini')
             with open(path, 'w') as f:
-                f.write(V.config_text('vfrt-cfg', [dict(good_relay(tmp), vf=vf, vhost=sock,
+                f.write(V.config_text(V.name('cfg'), [dict(good_relay(tmp), vf=vf, vhost=sock,
                                                         vhost_mode='server')],
                                       **{k: v for k, v in GOOD_VFRELAY.items() if k != 'name'}))
             try:

@@ -37,7 +37,7 @@ def with_csum(frame, corrupt=False):
 
 def scenario():
     with V.Env('rxck', net=False) as env:
-        tap = 'vfrt-rxck0'
+        tap = V.name('rxck') + '0'
         env.start_guest(fwd='rxonly', extra=['--rx-offloads=0xc'])
         # zero_copy off: tap keeps its RX ring, zero copy would fall back anyway
         env.start_relay([env.relay_config(vf=f'net_tap0,iface={tap}')])

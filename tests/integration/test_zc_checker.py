@@ -27,7 +27,7 @@ N = 500
 GUEST = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
     'VFR_GUEST', os.path.join(V.BUILD_DIR, 'tests', 'guest', 'vfr-guest'))
 VF_KIND = sys.argv[2] if len(sys.argv) > 2 else 'af_packet'
-TAP = 'vfrt-zcck0'
+TAP = V.name('zcck') + '0'
 
 
 def settled(env):

@@ -23,7 +23,7 @@ import vfrtest as V
 import zctest as Z
 
 N = 600
-TAP = 'vfrt-zctp0'
+TAP = V.name('zctp') + '0'
 
 
 def zero_copy_round(env, port, what):
@@ -59,7 +59,7 @@ def scenario():
         env.wait_relay_state('waiting')
         V.wait_until(lambda: Z.qstats(env)['zc_shells_held'] == 0, 5,
                      'tap to give its guest buffer back (zc_shells_held 0)')
-        V.check('VF RX queues set up again' in env.relay_proc.log_text(),
+        V.check('RX queues set up again to release guest buffers' in env.relay_proc.log_text(),
                 'vfrelay set tap\'s RX queue up again to get its buffer back')
         env.start_guest(fwd='macswap')
         env.wait_relay_state('running', min_connects=2)

@@ -24,6 +24,9 @@ Environment:
                      forwarding) in place of vfrelay; the vfrelay-specific
                      telemetry checks are skipped. Used to prove the harness
                      while the daemon was being written.
+    VFRTEST_SALT     up to 2 characters put into every name a scenario makes
+                     (namespaces, interfaces, DPDK prefixes), so two people
+                     can run the same scenario on one machine at once.
 """
 
 import contextlib
@@ -42,12 +45,19 @@ import time
 
 SKIP = 77  # meson's exit code for a skipped test
 
+SALT = os.environ.get('VFRTEST_SALT', '')[:2]
+
+
+def name(tag):
+    """What a scenario calls its namespace, interfaces and DPDK prefixes: vfrt<salt>-<tag>."""
+    return f'vfrt{SALT}-{tag}'
+
 SOURCE_ROOT = os.environ.get(
     'VFR_SOURCE_ROOT',
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD_DIR = os.environ.get('VFR_BUILD_DIR', os.path.join(SOURCE_ROOT, 'build'))
 VFRELAY = os.environ.get('VFRELAY', os.path.join(BUILD_DIR, 'forwarder', 'vfrelay'))
-VFRELAYCTL = os.environ.get('VFRELAYCTL', os.path.join(BUILD_DIR, 'forwarder', 'vfrelayctl'))
+VFRELAYCTL = os.environ.get('VFRELAYCTL', os.path.join(BUILD_DIR, 'cli', 'vfrelayctl'))
 TESTPMD = os.environ.get('VFRTEST_TESTPMD', 'dpdk-testpmd')
 STANDIN = os.environ.get('VFRTEST_STANDIN', '') == '1'
 DPDK_RUN_DIR = '/var/run/dpdk'
@@ -467,9 +477,9 @@ class Env:
         if len(tag) > 6:
             raise ValueError('tag too long for an interface name')
         self.tag = tag
-        self.name = f'vfrt-{tag}'            # vfrelay instance name = its file prefix
-        self.guest_prefix = f'vfrt-{tag}-guest'
-        self.veth = Veth(f'vfrt-{tag}', f'vfrt-{tag}0', f'vfrt-{tag}1', mtu) if net else None
+        self.name = name(tag)                # vfrelay instance name = its file prefix
+        self.guest_prefix = f'{self.name}-guest'
+        self.veth = Veth(self.name, f'{self.name}0', f'{self.name}1', mtu) if net else None
         self.tmp = None
         self.sock = None
         self.procs = []

@@ -351,11 +351,19 @@ test_ops_by_driver(void **state)
 	assert_string_equal(hw_ops_for_driver("mlx5_pci")->name, "mlx5");
 	assert_true(hw_ops_for_driver("net_af_packet")->software);
 	assert_true(hw_ops_for_driver("net_null")->software);
-	assert_false(hw_ops_for_driver("net_null")->rx_holds_buffers);
-	/* tap keeps its ring and cannot stop one queue: no zero copy on it */
-	assert_true(hw_ops_for_driver("net_tap")->rx_holds_buffers);
-	assert_false(hw_ops_for_driver("net_tap")->rx_queue_stop);
-	assert_true(hw_ops_for_driver("net_iavf")->rx_queue_stop);
+	assert_int_equal(hw_ops_for_driver("net_null")->rx_release, HW_RX_RELEASE_NONE);
+	/* tap keeps its ring across a stop; setting the queue up again releases it */
+	assert_int_equal(hw_ops_for_driver("net_tap")->rx_release, HW_RX_RELEASE_PORT);
+	assert_true(hw_ops_for_driver("net_tap")->rx_setup_releases);
+	assert_int_equal(hw_ops_for_driver("net_iavf")->rx_release, HW_RX_RELEASE_QUEUE);
+	/* the lab's VF: no per-queue stop, 1 KiB units */
+	assert_int_equal(hw_ops_for_driver("net_e1000_igb_vf")->rx_release, HW_RX_RELEASE_PORT);
+	assert_int_equal(hw_ops_for_driver("net_e1000_igb_vf")->rx_buf_align, 1024);
+	/* virtio_user's ring stays with its back-end until close */
+	assert_int_equal(hw_ops_for_driver("net_virtio_user")->rx_release, HW_RX_RELEASE_NEVER);
+	/* a PMD we know nothing of: assumed to DMA until its port stops, and not trusted */
+	assert_false(hw_ops_for_driver("net_foo")->known);
+	assert_int_equal(hw_ops_for_driver("net_foo")->rx_release, HW_RX_RELEASE_PORT);
 	assert_false(hw_ops_for_driver("net_ixgbe")->software);
 }
 

@@ -41,6 +41,7 @@ static struct fwd_relay_config rcfg = {.name = "t", .rx_ring_size = 64, .mtu = 1
 static struct fwd_relay relay;
 static struct fwd_queue fq;
 static struct qsync_queue *qq;
+static struct qsync_xlate *xlate;
 
 static uint8_t *gmem;
 static struct vring_desc *desc;
@@ -61,9 +62,9 @@ post(uint16_t head, uint32_t len, uint16_t flags)
 static int
 bind_ring(void **state)
 {
-	struct {
+	union {
 		struct rte_vhost_memory m;
-		struct rte_vhost_mem_region r;
+		uint8_t room[sizeof(struct rte_vhost_memory) + sizeof(struct rte_vhost_mem_region)];
 	} mt = {0};
 	struct qsync_vring_params p = {0};
 
@@ -76,8 +77,8 @@ bind_ring(void **state)
 	mt.m.regions[0].guest_phys_addr = GPA;
 	mt.m.regions[0].host_user_addr = (uintptr_t)gmem;
 	mt.m.regions[0].size = GUEST_MEM;
-	qq->xlate = qsync_xlate_create(&mt.m, QSYNC_IOVA_VA, -1);
-	assert_non_null(qq->xlate);
+	xlate = qsync_xlate_create(&mt.m, QSYNC_IOVA_VA, -1);
+	assert_non_null(xlate);
 
 	p.desc = desc;
 	p.avail = avail;
@@ -85,7 +86,7 @@ bind_ring(void **state)
 	p.size = RING;
 	p.features = (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_F_VERSION_1);
 	p.buf_size = BUF_SIZE;
-	p.xlate = qq->xlate;
+	p.xlate = xlate;
 	qq->vr = qsync_vring_create(&p);
 	assert_non_null(qq->vr);
 	qq->hdr_len = HDR;
@@ -102,8 +103,8 @@ unbind_ring(void **state)
 	(void)state;
 	qsync_vring_destroy(qq->vr);
 	qq->vr = NULL;
-	qsync_xlate_free(qq->xlate);
-	qq->xlate = NULL;
+	qsync_xlate_free(xlate);
+	xlate = NULL;
 	qq->zc = false;
 	qq->n_stash = 0;
 	assert_int_equal(qq->n_free, qq->n_shells);
@@ -295,10 +296,15 @@ test_features_decide_fallback(void **state)
 	/* tap holds its RX ring but releases it when the queue is set up again */
 	relay.port.ops = hw_ops_for_driver("net_tap");
 	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_NONE);
-	/* a PMD that holds buffers and can neither stop one queue nor release them */
-	static const struct hw_ops stuck = {.name = "stuck", .rx_holds_buffers = true};
-	relay.port.ops = &stuck;
+	/* a PMD that only gives its buffers back at close */
+	relay.port.ops = hw_ops_for_driver("net_virtio_user");
 	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_vf_holds_buffers);
+	/* one we know nothing of: off, unless the operator vouches for its port stop */
+	relay.port.ops = hw_ops_for_driver("net_foo");
+	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_vf_unknown);
+	rcfg.zero_copy_unknown_vf = FWD_ZC_UNKNOWN_PORT_STOP;
+	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_NONE);
+	rcfg.zero_copy_unknown_vf = FWD_ZC_UNKNOWN_OFF;
 	relay.port.ops = hw_ops_for_driver("net_af_packet");
 	assert_string_equal(qsync_fallback_name(QSYNC_FB_guest_buf_small), "guest_buf_small");
 	assert_string_equal(qsync_fallback_name(QSYNC_FB_NONE), "none");

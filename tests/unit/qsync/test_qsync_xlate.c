@@ -29,19 +29,25 @@
 
 #define PM_PRESENT (UINT64_C(1) << 63)
 
+#define MAX_REGIONS 8
+
+/* A memory table with room for 8 regions (a union: rte_vhost_memory ends in a flexible array). */
 struct mem_table {
-	struct rte_vhost_memory m;
-	struct rte_vhost_mem_region r[8];
+	union {
+		struct rte_vhost_memory m;
+		uint8_t room[sizeof(struct rte_vhost_memory) +
+			     MAX_REGIONS * sizeof(struct rte_vhost_mem_region)];
+	};
 };
 
 static void
 set_region(struct mem_table *t, uint32_t i, uint64_t gpa, uint64_t size, uint64_t hva)
 {
-	memset(&t->r[i], 0, sizeof(t->r[i]));
-	t->r[i].guest_phys_addr = gpa;
-	t->r[i].size = size;
-	t->r[i].host_user_addr = hva;
-	t->r[i].fd = -1;
+	memset(&t->m.regions[i], 0, sizeof(t->m.regions[i]));
+	t->m.regions[i].guest_phys_addr = gpa;
+	t->m.regions[i].size = size;
+	t->m.regions[i].host_user_addr = hva;
+	t->m.regions[i].fd = -1;
 	if (t->m.nregions < i + 1)
 		t->m.nregions = i + 1;
 }
