@@ -241,6 +241,9 @@ check_success(const struct fwd_config *c)
 		FUZZ_CHECK(r->zero_copy == FWD_ZC_AUTO || r->zero_copy == FWD_ZC_ON ||
 				   r->zero_copy == FWD_ZC_OFF,
 			   "relay %s: zero_copy %d", r->name, r->zero_copy);
+		FUZZ_CHECK(r->zero_copy_unknown_vf == FWD_ZC_UNKNOWN_OFF ||
+				   r->zero_copy_unknown_vf == FWD_ZC_UNKNOWN_PORT_STOP,
+			   "relay %s: zero_copy_unknown_vf %d", r->name, r->zero_copy_unknown_vf);
 		FUZZ_CHECK(r->queues >= 1 && r->queues <= FWD_MAX_QUEUES, "relay %s: queues %u",
 			   r->name, r->queues);
 		FUZZ_CHECK(r->mtu >= FWD_MTU_MIN && r->mtu <= FWD_MTU_MAX, "relay %s: mtu %u",

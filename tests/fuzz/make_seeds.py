@@ -10,6 +10,7 @@ configs. Each function's docstring says what its seeds are.
 """
 
 import os
+import re
 import struct
 import sys
 
@@ -80,6 +81,8 @@ vhost_mode = server
 socket_user = root
 socket_group = 0
 socket_mode = 0660
+zero_copy = on
+zero_copy_unknown_vf = port-stop
 """
 
 CONFIG_INTEGRATION = """[vfrelay]
@@ -490,8 +493,19 @@ def qsync_seeds():
 
 NAME_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
 PRINTABLE = ''.join(chr(c) for c in range(ord('!'), ord('!') + 94))
-N_COUNTERS = 14       # FWD_QUEUE_COUNTERS in include/vfrelay/stats.h
-QSYNC_FB_N = 12       # "none" + QSYNC_FALLBACK_REASONS in include/vfrelay/qsync.h
+
+
+def x_macro_count(header, macro):
+    """Entries of an X-macro list in include/vfrelay/<header>, as the harness sees them."""
+    path = os.path.join(HERE, '..', '..', 'include', 'vfrelay', header)
+    text = open(path).read()
+    body = text[text.index('#define ' + macro):]
+    body = body[:body.index('\n\n')]
+    return len(re.findall(r'^\s*X\(\w+\)', body, re.MULTILINE))
+
+
+N_COUNTERS = x_macro_count('stats.h', 'FWD_QUEUE_COUNTERS(X)')
+QSYNC_FB_N = 1 + x_macro_count('qsync.h', 'QSYNC_FALLBACK_REASONS(X)')  # "none" first
 CMDS = ['relays', 'stats', 'zero_copy', 'lcores', 'log_level']
 ZC = {'auto': 0, 'on': 1, 'off': 2}
 
