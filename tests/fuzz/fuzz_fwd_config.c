@@ -254,6 +254,12 @@ check_success(const struct fwd_config *c)
 		FUZZ_CHECK(r->tx_ring_size >= 64 && r->tx_ring_size <= 4096 &&
 				   !(r->tx_ring_size & (r->tx_ring_size - 1)),
 			   "relay %s: tx_ring_size %u", r->name, r->tx_ring_size);
+		/* In client mode QEMU owns the socket: the access keys keep their defaults. */
+		if (r->vhost_mode == FWD_VHOST_CLIENT)
+			FUZZ_CHECK(r->socket_uid == defaults.relays[i].socket_uid &&
+					   r->socket_gid == defaults.relays[i].socket_gid &&
+					   r->socket_mode == defaults.relays[i].socket_mode,
+				   "relay %s: client mode with socket access settings", r->name);
 		/* Connecting needs write permission: the owner may, not every user may. */
 		FUZZ_CHECK(r->socket_mode <= 0777 && (r->socket_mode & 0200) &&
 				   !(r->socket_mode & 0002),

@@ -85,6 +85,31 @@ zero_copy = on
 zero_copy_unknown_vf = port-stop
 """
 
+# Every key with a value the other seeds do not use.
+CONFIG_OTHER_VALUES = """[vfrelay]
+name = vm-3
+lcores = 1,0
+eal = --no-huge -a 0000:00:00.0 --log-level=lib.eal:debug
+idle_backoff = off
+idle_sleep_max_us = 100000
+burst = 64
+tx_retries = 0
+
+[relay n_3]
+vf = 0000:00:00.0
+vhost = /tmp/vm-3.sock
+vhost_mode = server
+queues = 16
+zero_copy = off
+zero_copy_unknown_vf = off
+mtu = 9000
+rx_ring_size = 4096
+tx_ring_size = 64
+socket_user = 0
+socket_group = root
+socket_mode = 0600
+"""
+
 CONFIG_INTEGRATION = """[vfrelay]
 name = vfrt-trf
 lcores = 0,1
@@ -111,6 +136,9 @@ def config_seeds():
                      for i in range(16))
     write('fwd_config', 'sixteen_relays.ini',
           '[vfrelay]\nname = many\nlcores = 0-1\n' + relays)
+    write('fwd_config', 'err_seventeen_relays.ini', '[vfrelay]\nname = many\nlcores = 0-1\n' +
+          relays + '[relay n16]\nvf = net_null16\nvhost = /tmp/s16.sock\n')
+    write('fwd_config', 'every_key_other_value.ini', CONFIG_OTHER_VALUES)
     mistakes = {
         'bad_queues': CONFIG_MINIMAL + 'queues = 0\n',
         'eal_owned': CONFIG_MINIMAL.replace('-m 512', '-m 512 --file-prefix=x'),
@@ -125,6 +153,8 @@ def config_seeds():
         'long_line': '[vfrelay]\neal = ' + 'x' * 5000 + '\n',
         'socket_mode_world': CONFIG_SERVER_ACCESS.replace('0660', '0666'),
         'socket_user_unknown': CONFIG_SERVER_ACCESS.replace('= root', '= nosuchuser'),
+        'vhost_dir_not_dir': CONFIG_MINIMAL.replace('/tmp/vfrelay-test-net0.sock',
+                                                    '/etc/hostname/net0.sock'),
     }
     for name, text in mistakes.items():
         write('fwd_config', f'err_{name}.ini', text)
