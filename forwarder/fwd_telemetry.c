@@ -136,6 +136,14 @@ fwd_telemetry_relays_locked(struct fwd_instance *inst, const char *params, struc
 		rte_tel_data_add_dict_u64(
 			rd, "connections_refused",
 			atomic_load_explicit(&r->connections_refused, memory_order_relaxed));
+		rte_tel_data_add_dict_u64(
+			rd, "messages_refused",
+			atomic_load_explicit(&r->messages_refused, memory_order_relaxed));
+		rte_tel_data_add_dict_u64(
+			rd, "connections_failed",
+			atomic_load_explicit(&r->connections_failed, memory_order_relaxed));
+		/* Host mbufs of the relay out of its pool now: what a leak would grow. */
+		rte_tel_data_add_dict_u64(rd, "mbufs_in_use", rte_mempool_in_use_count(r->pool));
 		/*
 		 * The VF's own view: frames vfrelay left in the NIC because the guest
 		 * had no room (or its ring was down) are dropped and counted there.

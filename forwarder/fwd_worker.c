@@ -71,14 +71,6 @@ fwd_queue_redirected(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room)
 						   RTE_MIN(room, q->burst), NULL);
 }
 
-static inline uint16_t
-fwd_queue_guest_room(struct fwd_queue *q, int vid)
-{
-	if (likely(q->redirect_in == NULL) || likely(rte_ring_empty(q->redirect_in)))
-		return 0;
-	return rte_vhost_avail_entries(vid, q->qid * 2);
-}
-
 static inline void
 fwd_queue_give_redirected(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -94,9 +86,21 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 	struct rte_mbuf *pkts[FWD_BURST_MAX];
 	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
+	uint16_t room = 0;
 	uint16_t taken = 0;
 	uint16_t n_moved = 0;
+	bool tx_idle = false;
 	uint32_t req;
+
+	/*
+	 * The guest's room on the copy path is read under the vring's lock: before
+	 * the window, on the request as it is now (if it changes meanwhile, the
+	 * window sees the new one and the room is not used).
+	 */
+	if (vid >= 0 &&
+	    atomic_load_explicit(&q->zc_req, memory_order_relaxed) == FWD_ZC_REQ_COPY &&
+	    atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
+		room = vhost_copy_rx_room(q, vid);
 
 	/* Dekker with an asymmetric fence: the control side runs membarrier(). */
 	atomic_store_explicit(&q->zc_busy, 1, memory_order_relaxed);
@@ -111,14 +115,17 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 			if (unlikely(taken != 0))
 				n += qsync_rx_copy_burst(q, vid, moved, taken);
 			taken = 0;
-		} else if (req == FWD_ZC_REQ_COPY &&
-			   atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
-			n += taken = vhost_copy_rx_take(q, vid, pkts);
-			n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		} else if (req == FWD_ZC_REQ_COPY && room != 0) {
+			n += taken = vhost_copy_rx_take(q, pkts, room);
+			n_moved = fwd_queue_redirected(q, moved, room - taken);
 		}
 		if (req != FWD_ZC_REQ_PARK_ALL &&
-		    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
-			n += vhost_copy_tx_burst(q, vid);
+		    atomic_load_explicit(&q->tx_enabled, memory_order_relaxed)) {
+			unsigned int t = vhost_copy_tx_burst(q, vid);
+
+			n += t;
+			tx_idle = t == 0;
+		}
 	}
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
 	/* Host mbufs: the port may be stopped meanwhile, they stay valid. */
@@ -128,6 +135,8 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 		fwd_queue_give_redirected(q, vid, moved, n_moved);
 		n += n_moved;
 	}
+	if (tx_idle)
+		vhost_copy_tx_idle(q, vid);
 	return n;
 }
 
@@ -136,6 +145,7 @@ fwd_queue_poll(struct fwd_queue *q)
 {
 	int vid = atomic_load_explicit(&q->vid, memory_order_acquire);
 	int redirect = atomic_load_explicit(&q->rx_redirect, memory_order_relaxed);
+	struct rte_mbuf *pkts[FWD_BURST_MAX];
 	struct rte_mbuf *moved[FWD_BURST_MAX];
 	unsigned int n = 0;
 	uint16_t n_moved;
@@ -147,15 +157,26 @@ fwd_queue_poll(struct fwd_queue *q)
 	if (vid < 0)
 		return n;
 	if (atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
-		n += vhost_copy_rx_burst(q, vid);
-		n_moved = fwd_queue_redirected(q, moved, fwd_queue_guest_room(q, vid));
+		uint16_t room = vhost_copy_rx_room(q, vid);
+		uint16_t taken = vhost_copy_rx_take(q, pkts, room);
+
+		if (taken != 0) {
+			vhost_copy_rx_give(q, vid, pkts, taken);
+			n += taken;
+		}
+		n_moved = fwd_queue_redirected(q, moved, room - taken);
 		if (unlikely(n_moved != 0)) {
 			fwd_queue_give_redirected(q, vid, moved, n_moved);
 			n += n_moved;
 		}
 	}
-	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed))
-		n += vhost_copy_tx_burst(q, vid);
+	if (atomic_load_explicit(&q->tx_enabled, memory_order_relaxed)) {
+		unsigned int t = vhost_copy_tx_burst(q, vid);
+
+		if (t == 0)
+			vhost_copy_tx_idle(q, vid);
+		n += t;
+	}
 	return n;
 }
 

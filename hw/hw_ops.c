@@ -55,17 +55,19 @@ static const struct hw_ops hw_ops_mlx5 = {
 };
 
 /*
- * igbvf (Intel 82576 VF, QEMU's igb): lab (no per-queue stop; with one the NIC
- * wrote buffers after they were handed back) and source: no rx_queue_stop op;
- * igbvf_dev_stop frees every ring (igb_dev_clear_queues); SRRCTL.BSIZEPKT in
- * 1 KiB units, scatter forced when the frame exceeds it.
+ * igbvf (Intel 82576 VF, QEMU's igb): measured in the lab (hwlab pmd_facts) and
+ * matching the source: rx_queue_stop -ENOTSUP (no op: with a claimed one the NIC
+ * wrote buffers after they were handed back); dev_stop frees every ring
+ * (igb_dev_clear_queues); SRRCTL.BSIZEPKT in 1 KiB units, scatter turned on by
+ * the PMD when the frame exceeds it, continuation segments at the headroom of
+ * their own buffer; rx_intr_enable -ENOTSUP.
  */
 static const struct hw_ops hw_ops_igbvf = {
 	.name = "igbvf",
 	.known = true,
 	.rx_release = HW_RX_RELEASE_PORT,
 	.rx_buf_align = 1024,
-	.rx_intr = true,
+	.rx_intr = false,
 };
 
 /* ixgbevf (82599/X540 VFs): source. Like igbvf: no queue stop, port stop frees, 1 KiB units. */

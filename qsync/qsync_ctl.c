@@ -95,7 +95,13 @@ qsync_fall_back(struct fwd_queue *fq, enum qsync_fallback reason)
 		atomic_store_explicit(&fq->zc_reason, reason, memory_order_relaxed);
 	}
 	atomic_store_explicit(&fq->rx_mode, FWD_RX_MODE_COPY, memory_order_relaxed);
-	atomic_store_explicit(&fq->zc_req, on || fq->zc->stuck ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY,
+	/*
+	 * A broken ring (avail index jumped) is not handed to the copy path,
+	 * which would trust the same index: RX stops until the guest resets it.
+	 */
+	atomic_store_explicit(&fq->zc_req,
+			      on || fq->zc->stuck || reason == QSYNC_FB_bad_ring ? FWD_ZC_REQ_PARK
+										 : FWD_ZC_REQ_COPY,
 			      memory_order_seq_cst);
 }
 
@@ -134,6 +140,21 @@ static bool
 qsync_shells_back(const struct qsync_queue *qq)
 {
 	return qq->n_free == qq->n_shells;
+}
+
+/*
+ * A queue of the relay is stuck: the VF kept guest buffers, so nothing may
+ * stop, set up or start the port again (a restart could hand the PMD's ring,
+ * shells included, back to the NIC; a setup would free a ring it may still
+ * write). Per-queue operations on the other queues stay possible.
+ */
+static bool
+qsync_relay_frozen(const struct fwd_relay *relay)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		if (relay->queues[i].zc != NULL && relay->queues[i].zc->stuck)
+			return true;
+	return false;
 }
 
 /*
@@ -191,13 +212,14 @@ qsync_zc_ring_size(const struct fwd_queue *fq, uint16_t guest_ring)
 /*
  * Buffers the guest must have posted before a bind: what the PMD takes at
  * once when it fills its ring (Linux posts its whole ring when the link comes
- * up), and at least one, whose size says whether zero copy can work at all.
+ * up). A PMD that takes a buffer per frame, or starts from host buffers (tap),
+ * needs none: the datapath validates each buffer as it comes.
  */
 static uint16_t
 qsync_posted_needed(const struct fwd_queue *fq, uint16_t ring)
 {
 	if (!fq->zc->pmd_holds_buffers || fq->relay->port.ops->rx_one_buffer)
-		return 1;
+		return 0;
 	return ring;
 }
 
@@ -393,16 +415,32 @@ qsync_apply_port(struct fwd_relay *relay, uint32_t final, struct qsync_apply *a)
 	bool setup_releases = port->ops->rx_setup_releases;
 	uint32_t zc = 0;
 
+	if (qsync_relay_frozen(relay)) {
+		for (uint16_t i = 0; i < relay->n_queues; i++)
+			if ((final & ~bound & QSYNC_BIT(i)) && !relay->queues[i].zc->stuck)
+				qsync_fall_back(&relay->queues[i], QSYNC_FB_vf_holds_buffers);
+		return;
+	}
 	for (uint16_t i = 0; i < relay->n_queues; i++) {
 		qsync_park_req(&relay->queues[i], FWD_ZC_REQ_PARK_ALL);
 		if (bound & QSYNC_BIT(i))
 			relay->queues[i].zc->quiescing = true; /* returned shells keep their slot */
 	}
 	if (hw_port_stop(port) != 0) {
-		/* DMA may go on: nothing it holds is handed back or unmapped. */
-		for (uint16_t i = 0; i < relay->n_queues; i++)
+		/*
+		 * The port may still run. Its bound queues' DMA may go on: nothing
+		 * they hold is handed back or unmapped. The others carry on with
+		 * host buffers, as before.
+		 */
+		for (uint16_t i = 0; i < relay->n_queues; i++) {
+			struct fwd_queue *fq = &relay->queues[i];
+
 			if (bound & QSYNC_BIT(i))
-				qsync_mark_stuck(&relay->queues[i]);
+				qsync_mark_stuck(fq);
+			else
+				qsync_fall_back(fq, final & QSYNC_BIT(i) ? QSYNC_FB_bind_failed
+									 : QSYNC_FB_NONE);
+		}
 		return;
 	}
 	if (!setup_releases) {
@@ -414,11 +452,19 @@ qsync_apply_port(struct fwd_relay *relay, uint32_t final, struct qsync_apply *a)
 				stuck = true;
 			}
 		}
-		/* Restarting would hand the PMD's ring, shells included, back to the NIC. */
+		/*
+		 * The port stays stopped for good (qsync_relay_frozen()): the clean
+		 * queues give their buffers back and stay parked with it.
+		 */
 		if (stuck) {
-			for (uint16_t i = 0; i < relay->n_queues; i++)
-				atomic_store_explicit(&relay->queues[i].zc_req, FWD_ZC_REQ_PARK_ALL,
+			for (uint16_t i = 0; i < relay->n_queues; i++) {
+				struct fwd_queue *fq = &relay->queues[i];
+
+				if ((bound & QSYNC_BIT(i)) && !fq->zc->stuck)
+					qsync_ring_detach(fq, QSYNC_FB_vf_holds_buffers, a->locked);
+				atomic_store_explicit(&fq->zc_req, FWD_ZC_REQ_PARK_ALL,
 						      memory_order_seq_cst);
+			}
 			return;
 		}
 	}
@@ -585,9 +631,13 @@ qsync_add_queue(struct fwd_queue *fq, struct qsync_apply *a)
 	return true;
 }
 
+static void qsync_apply_release(struct fwd_relay *relay, uint32_t final, uint32_t drop,
+				uint32_t add, struct qsync_apply *a);
+
 /*
- * Make the zero-copy queues of @relay exactly @final (zc_lock held).
- * Queues the guest has not posted enough buffers for yet come back in a->retry.
+ * Make the zero-copy queues of @relay exactly @final (zc_lock held). Queues
+ * the guest has not posted enough buffers for yet come back in a->retry, and
+ * the control thread will try them again.
  */
 static void
 qsync_apply_locked(struct fwd_relay *relay, uint32_t final, struct qsync_apply *a)
@@ -598,6 +648,19 @@ qsync_apply_locked(struct fwd_relay *relay, uint32_t final, struct qsync_apply *
 
 	if (drop == 0 && add == 0)
 		return;
+	qsync_apply_release(relay, final, drop, add, a);
+	/* Queues whose guest had not posted enough yet: the control thread tries again. */
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		if (a->retry & QSYNC_BIT(i))
+			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
+					      memory_order_release);
+}
+
+/* qsync_apply_locked(), with the least disruptive operation the PMD allows. */
+static void
+qsync_apply_release(struct fwd_relay *relay, uint32_t final, uint32_t drop, uint32_t add,
+		    struct qsync_apply *a)
+{
 	switch (relay->port.ops->rx_release) {
 	case HW_RX_RELEASE_NONE:
 	case HW_RX_RELEASE_QUEUE:

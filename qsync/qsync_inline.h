@@ -159,7 +159,7 @@ qsync_net_hdr_write(void *dst, uint16_t hdr_len, bool data_valid)
 
 /* ---- split ring ---- */
 
-/** Popped slots not yet published: held by the VF, or completed and waiting for a flush. */
+/** Popped buffers not yet completed: held by the VF, the stash or the worker. */
 static inline uint16_t
 qsync_vring_in_flight(const struct qsync_vring *vr)
 {
@@ -233,19 +233,35 @@ qsync_vring_desc_ok(struct qsync_vring *vr, uint16_t head, struct qsync_buf *b)
 	return true;
 }
 
+/*
+ * Write the next used entry; the guest sees it at the next flush. Only ever for a popped entry
+ * (so last_used_idx < last_avail_idx <= used_idx + size): the entry it replaces, one ring
+ * back, was published before.
+ */
+static inline void
+qsync_vring_used_write(struct qsync_vring *vr, uint16_t head, uint32_t len)
+{
+	struct vring_used_elem *e = &vr->used->ring[vr->last_used_idx & vr->mask];
+
+	e->id = head;
+	e->len = len;
+	vr->last_used_idx++;
+}
+
 /**
  * Pop up to @p n valid buffers.
  *
- * Each avail entry examined takes a slot. A rejected one (counted as bad_desc or
- * desc_too_small) is recorded as completed with length 0 and reaches the guest at a later
- * flush, in order: it is never given to the VF. Fewer than @p n are returned when the guest has
- * posted fewer, when entries are rejected, or when every slot is in flight.
+ * Each valid buffer takes a free slot, whose id is in its struct qsync_buf. A rejected avail
+ * entry (counted as bad_desc or desc_too_small) is never given to the VF: its used entry is
+ * written at once with length 0 and reaches the guest at the next flush. Fewer than @p n are
+ * returned when the guest has posted fewer, when entries are rejected, or when a ring's worth
+ * of entries is popped beyond what was last published (in flight or completed, unflushed).
  *
  * Flush after popping even if nothing was returned, so rejected entries go back.
  *
  * A head the guest posts again while it is still in flight is given out again: both buffers are
  * that guest's own validated memory, so only the guest can be hurt (Linux vhost does not check
- * this either), and each is completed in its own slot.
+ * this either), and each has its own slot.
  *
  * @return the number of buffers written to @p bufs
  */
@@ -253,47 +269,58 @@ static inline uint16_t
 qsync_vring_pop(struct qsync_vring *vr, struct qsync_buf *bufs, uint16_t n)
 {
 	uint16_t avail = qsync_vring_avail_count(vr);
-	/* Never reuse a slot still in flight, whatever the guest claims to have posted. */
-	uint16_t budget = RTE_MIN(avail, (uint16_t)(vr->size - qsync_vring_in_flight(vr)));
+	/* Never a used entry over an unpublished one, never more in flight than there are slots,
+	 * whatever the guest claims to have posted. */
+	uint16_t unpublished = (uint16_t)(vr->last_avail_idx - vr->used_idx);
+	uint16_t budget = RTE_MIN(avail, (uint16_t)(vr->size - unpublished));
+	uint64_t seq = vr->avail_seq;
 	uint16_t got = 0;
 
 	while (got < n && budget > 0) {
-		uint16_t pos = vr->last_avail_idx & vr->mask;
-		struct qsync_slot *s = &vr->slots[pos];
+		uint16_t pos = (uint16_t)seq & vr->mask;
 		uint16_t head = __atomic_load_n(&vr->avail->ring[pos], __ATOMIC_RELAXED);
 
 		budget--;
-		vr->last_avail_idx++;
-		s->head = head;
 		if (likely(qsync_vring_desc_ok(vr, head, &bufs[got]))) {
-			s->done = 0;
+			uint16_t id = vr->free_ids[--vr->n_free];
+			struct qsync_slot *s = &vr->slots[id];
+
+			s->seq = seq;
 			s->max_len = bufs[got].len;
-			bufs[got].slot = pos;
+			s->head = head;
+			s->held = 1;
+			bufs[got].slot = id;
 			got++;
 		} else {
-			s->done = 1;
-			s->len = 0;
-			s->max_len = 0;
+			qsync_vring_used_write(vr, head, 0);
 		}
+		seq++;
 	}
+	vr->avail_seq = seq;
+	vr->last_avail_idx = (uint16_t)seq;
 	return got;
 }
 
 /**
- * Record that the buffer in @p slot holds @p len bytes (header included), in any order.
- * Nothing reaches the guest until qsync_vring_flush().
+ * The buffer in @p slot holds @p len bytes (header included): write its used entry at the next
+ * used position now, in completion order, and free the slot. Nothing reaches the guest until
+ * qsync_vring_flush().
  */
 static inline void
 qsync_vring_complete(struct qsync_vring *vr, uint16_t slot, uint32_t len)
 {
 	struct qsync_slot *s = &vr->slots[slot & vr->mask];
 
-	/* The slot must be one popped and not yet published. */
-	assert(((uint16_t)(slot - vr->last_used_idx) & vr->mask) < qsync_vring_in_flight(vr));
-	assert(!s->done);
+	/* Only a held slot: completing one twice would publish a buffer twice and overfill the
+	 * free list, so even without asserts a caller bug changes nothing. */
+	if (unlikely(!s->held)) {
+		assert(s->held);
+		return;
+	}
 	/* Never tell the guest more than its buffer holds, even on a caller bug. */
-	s->len = RTE_MIN(len, s->max_len);
-	s->done = 1;
+	qsync_vring_used_write(vr, s->head, RTE_MIN(len, s->max_len));
+	s->held = 0;
+	vr->free_ids[vr->n_free++] = slot & vr->mask;
 }
 
 /* After a flush: does the guest want an interrupt? Once per flush (the fence is costly). */
@@ -306,7 +333,7 @@ qsync_vring_notify_needed(struct qsync_vring *vr)
 
 	if (vr->event_idx) {
 		uint16_t old = vr->signalled_used;
-		uint16_t new_idx = vr->last_used_idx;
+		uint16_t new_idx = vr->used_idx;
 		bool valid = vr->signalled_used_valid;
 		uint16_t event = __atomic_load_n(&vr->avail->ring[vr->size], __ATOMIC_RELAXED);
 
@@ -319,8 +346,9 @@ qsync_vring_notify_needed(struct qsync_vring *vr)
 }
 
 /**
- * Publish the completed slots that directly follow the last published one, in pop order, with
- * one release store of used->idx; decide whether to notify the guest.
+ * Publish every used entry written since the last flush (completions and rejected entries, in
+ * the order they were written) with one release store of used->idx; decide whether to notify
+ * the guest.
  *
  * @param vr     the ring
  * @param notify set when the guest should be interrupted (rte_vhost_vring_call_nonblock());
@@ -330,28 +358,15 @@ qsync_vring_notify_needed(struct qsync_vring *vr)
 static inline uint16_t
 qsync_vring_flush(struct qsync_vring *vr, bool *notify)
 {
-	uint16_t idx = vr->last_used_idx;
-	uint16_t end = vr->last_avail_idx;
-	uint16_t n;
+	uint16_t n = (uint16_t)(vr->last_used_idx - vr->used_idx);
 
-	while (idx != end) {
-		uint16_t pos = idx & vr->mask;
-		struct qsync_slot *s = &vr->slots[pos];
-
-		if (!s->done)
-			break;
-		vr->used->ring[pos].id = s->head;
-		vr->used->ring[pos].len = s->len;
-		s->done = 0;
-		idx++;
-	}
-	n = (uint16_t)(idx - vr->last_used_idx);
 	*notify = false;
 	if (n == 0)
 		return 0;
-	vr->last_used_idx = idx;
-	/* Release: the entries are visible before the index that exposes them. */
-	__atomic_store_n(&vr->used->idx, idx, __ATOMIC_RELEASE);
+	vr->used_idx = vr->last_used_idx;
+	/* Release: the entries (and the frames and headers before them) are visible before the
+	 * index that exposes them. */
+	__atomic_store_n(&vr->used->idx, vr->used_idx, __ATOMIC_RELEASE);
 	*notify = qsync_vring_notify_needed(vr);
 	return n;
 }

@@ -194,11 +194,12 @@ qsync_mem_build(struct fwd_relay *relay, int vid, enum qsync_fallback *why)
 	if (mem == NULL)
 		goto fail;
 	mem->vid = vid;
-	mem->nregions = table->nregions;
 	for (uint32_t i = 0; i < table->nregions; i++) {
 		const struct rte_vhost_mem_region *t = &table->regions[i];
 		struct qsync_mem_region *r = &mem->regions[i];
 
+		/* Only regions already set up are undone on failure (fd 0 is not ours). */
+		mem->nregions = i + 1;
 		r->va = t->mmap_addr;
 		r->len = t->mmap_size;
 		r->pgsz = (size_t)sysconf(_SC_PAGESIZE);

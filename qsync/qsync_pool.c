@@ -104,8 +104,12 @@ qsync_pool_dequeue(struct rte_mempool *mp, void **obj_table, unsigned int n)
 	struct qsync_queue *qq = mp->pool_data;
 	uint16_t hdr = qq->hdr_len;
 
-	if (!qq->zc)
+	if (!qq->zc) {
+		/* rte_mempool_free() dequeues every element through us: take nothing. */
+		if (unlikely(qq->freeing))
+			return -ENOBUFS;
 		return rte_mempool_get_bulk(qq->backing, obj_table, n);
+	}
 
 	/*
 	 * All or nothing, as mempool callers expect (i40e's vector rearm parks
@@ -249,6 +253,10 @@ qsync_queue_free(struct qsync_queue *qq)
 {
 	if (qq == NULL)
 		return;
+	qsync_vring_destroy(qq->vr); /* a stuck binding's: kept until the VF closed */
+	qq->vr = NULL;
+	qq->zc = false;
+	qq->freeing = true;
 	rte_mempool_free(qq->pool);
 	free(qq);
 }

@@ -51,6 +51,7 @@ struct qsync_queue {
 	bool quiescing;		     /* shells coming back keep their slot held */
 	bool pmd_holds_buffers;	     /* the PMD keeps a ring of our buffers between bursts */
 	bool stuck;		     /* the VF kept shells after a stop: never unbound */
+	bool freeing;		     /* the pool is being freed: dequeue hands out nothing */
 
 	/* Shell free list (LIFO: the most recently used shell is warm in cache). */
 	struct rte_mbuf **free_shells;

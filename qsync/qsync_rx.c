@@ -5,9 +5,10 @@
 /*
  * Zero-copy RX datapath (worker lcore only). The VF has already written
  * each frame into a guest buffer; we write the virtio-net header in front of
- * it, complete its slot, publish the used ring once per burst in order and
- * notify the guest at most once. Only non-blocking vhost calls: control
- * callbacks may hold every virtqueue lock while they wait for this burst.
+ * it and complete its slot (its used entry is written then, in completion
+ * order), publish used->idx once per burst and notify the guest at most once.
+ * Only non-blocking vhost calls: control callbacks may hold every virtqueue
+ * lock while they wait for this burst.
  */
 
 #include <string.h>
@@ -93,7 +94,7 @@ qsync_rx_copy_one(struct qsync_queue *qq, struct rte_mbuf *m)
 static inline void
 qsync_rx_notify(struct qsync_queue *qq, int vid)
 {
-	rte_vhost_set_vring_base(vid, qq->vring, qq->vr->last_avail_idx, qq->vr->last_used_idx);
+	rte_vhost_set_vring_base(vid, qq->vring, qq->vr->last_avail_idx, qq->vr->used_idx);
 	if (rte_vhost_vring_call_nonblock(vid, qq->vring) == 0) {
 		qq->notify_pending = false;
 		qq->fq->stats.guest_notifications++;

@@ -19,7 +19,10 @@
  * through a ring.
  */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,7 +66,13 @@ enum {
 	VB_MSG_SEND_RARP = 19,
 	VB_MSG_NET_SET_MTU = 20,
 	VB_MSG_SET_SLAVE_REQ_FD = 21,
+	VB_MSG_GET_INFLIGHT_FD = 31,
+	VB_MSG_SET_INFLIGHT_FD = 32,
+	VB_MSG_LAST = 40, /* VHOST_USER_GET_STATUS: the last request librte_vhost 22.11 knows */
 };
+
+/* A front-end gets this long to finish a message, or to read a reply, before it is cut off. */
+#define VB_SOCKET_TIMEOUT_S 2
 
 /* Message layout: request, flags, size (u32 each), then the payload. */
 #define VB_MSG_PAYLOAD_OFF 12
@@ -99,15 +109,6 @@ vhost_backend_relay_by_path(const char *path)
 			return r;
 	}
 	return NULL;
-}
-
-static bool
-vhost_backend_has_zero_copy(const struct fwd_relay *relay)
-{
-	for (uint16_t i = 0; i < relay->n_queues; i++)
-		if (relay->queues[i].zc != NULL)
-			return true;
-	return false;
 }
 
 static void
@@ -170,6 +171,7 @@ vhost_backend_new_device(int vid)
 	atomic_store_explicit(&relay->features, features, memory_order_relaxed);
 	atomic_store_explicit(&relay->vid, vid, memory_order_release);
 	atomic_fetch_add_explicit(&relay->connects, 1, memory_order_relaxed);
+	relay->conn_ran = true;
 	vhost_backend_post(relay, FWD_EV_GUEST_UP, vid, nr_vring, 0, features);
 	return 0;
 }
@@ -186,13 +188,16 @@ vhost_backend_destroy_device(int vid)
 	 * under zc_lock, so from here on it can no longer bind this device, and
 	 * the quiesce below (which takes zc_lock) undoes one that already did.
 	 */
+	/*
+	 * The rings' enable bits stay: a front-end that stops and restarts one
+	 * vring (GET_VRING_BASE destroys the device) announces only that one
+	 * again, the others are still enabled. A new connection clears them.
+	 */
 	for (uint16_t i = 0; i < relay->n_queues; i++) {
 		struct fwd_queue *q = &relay->queues[i];
 
 		atomic_store_explicit(&q->vid, -1, memory_order_release);
 		atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
-		atomic_store_explicit(&q->rx_enabled, false, memory_order_relaxed);
-		atomic_store_explicit(&q->tx_enabled, false, memory_order_relaxed);
 	}
 	atomic_store_explicit(&relay->vid, -1, memory_order_release);
 	/* The VF must stop writing into guest buffers before they go away. */
@@ -249,6 +254,48 @@ vhost_backend_features_changed(int vid, uint64_t features)
 }
 
 /*
+ * Messages librte_vhost 22.11 mishandles in ways a front-end can use against
+ * the process, none of which a virtio-net front-end needs: inflight tracking
+ * (GET_INFLIGHT_FD allocates and clears num_queues x queue_size bytes it was
+ * told, SET_INFLIGHT_FD writes past a mapping it was given; it is for block
+ * devices and is not offered), and a dirty log with a nonzero mmap_offset
+ * (mapped at the offset, then offset again: a wild write; QEMU sends 0).
+ * Refused: librte_vhost answers an error, or closes the connection.
+ */
+static bool
+vhost_backend_refuse(struct fwd_relay *relay, uint32_t req, const uint8_t *m)
+{
+	uint64_t log_offset;
+	const char *what = NULL;
+
+	switch (req) {
+	case VB_MSG_GET_INFLIGHT_FD:
+	case VB_MSG_SET_INFLIGHT_FD:
+		what = "inflight tracking (not offered)";
+		break;
+	case 0:
+		what = "no such request";
+		break;
+	case VB_MSG_SET_LOG_BASE:
+		/* VhostUserLog: mmap_size, then mmap_offset (u64 each). */
+		memcpy(&log_offset, m + VB_MSG_PAYLOAD_OFF + 8, sizeof(log_offset));
+		if (log_offset != 0)
+			what = "a dirty log at a nonzero offset";
+		break;
+	default:
+		if (req > VB_MSG_LAST)
+			what = "no such request";
+		break;
+	}
+	if (what == NULL)
+		return false;
+	atomic_fetch_add_explicit(&relay->messages_refused, 1, memory_order_relaxed);
+	VFR_LOG_LIMITED(WARNING, "%s: refused vhost-user request %u: %s", relay->cfg->name, req,
+			what);
+	return true;
+}
+
+/*
  * Before librte_vhost applies a message. For the messages it applies with
  * every vring lock held (the list in vhost_user_msg_handler()), quiesce what
  * the message would pull from under the VF, and in any case pass through
@@ -276,6 +323,8 @@ vhost_backend_pre_msg(int vid, void *msg)
 	/* SET_VRING_ADDR's index is a bare u32; SET_VRING_ENABLE's likewise. */
 	index &= 0xff;
 
+	if (vhost_backend_refuse(relay, req, m))
+		return RTE_VHOST_MSG_RESULT_ERR;
 	switch (req) {
 	case VB_MSG_SET_MEM_TABLE:
 		qsync_ctl_detach(relay, true);
@@ -326,9 +375,130 @@ vhost_backend_pre_msg(int vid, void *msg)
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
 
+/*
+ * Every region must lie inside its file: librte_vhost maps what it is told,
+ * and an access past the end of a memory file is a SIGBUS for the process.
+ */
+static bool
+vhost_backend_mem_table_sane(struct fwd_relay *relay, int vid)
+{
+	struct rte_vhost_memory *mem = NULL;
+	bool ok = true;
+
+	if (rte_vhost_get_mem_table(vid, &mem) != 0)
+		return true; /* nothing mapped */
+	for (uint32_t i = 0; i < mem->nregions && ok; i++) {
+		const struct rte_vhost_mem_region *r = &mem->regions[i];
+		struct stat st;
+
+		if (r->fd >= 0 && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size < r->mmap_size) {
+			VFR_LOG_LIMITED(ERR, "%s: memory region %u maps %" PRIu64 " bytes of a "
+					"%lld-byte file: connection closed", relay->cfg->name, i,
+					r->mmap_size, (long long)st.st_size);
+			ok = false;
+		}
+	}
+	free(mem);
+	return ok;
+}
+
+/*
+ * After librte_vhost applied a message, still under its vring locks, so no
+ * worker has used what it set up yet. The guest interrupt fd becomes
+ * non-blocking: librte_vhost writes it from the worker (a pipe or an eventfd
+ * at its maximum would stall every relay the worker serves). QEMU's event
+ * notifiers are non-blocking already.
+ */
+static enum rte_vhost_msg_result
+vhost_backend_post_msg(int vid, void *msg)
+{
+	struct fwd_relay *relay = vhost_backend_relay_of(vid);
+	const uint8_t *m = msg;
+	struct rte_vhost_vring vring;
+	uint32_t req;
+	uint64_t u64;
+
+	if (relay == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	memcpy(&req, m, sizeof(req));
+	memcpy(&u64, m + VB_MSG_PAYLOAD_OFF, sizeof(u64));
+	switch (req) {
+	case VB_MSG_SET_VRING_CALL:
+	case VB_MSG_SET_VRING_KICK:
+		if (rte_vhost_get_vhost_vring(vid, (uint16_t)(u64 & 0xff), &vring) == 0) {
+			int fd = req == VB_MSG_SET_VRING_CALL ? vring.callfd : vring.kickfd;
+			int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+			if (fl >= 0 && !(fl & O_NONBLOCK))
+				fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		}
+		break;
+	case VB_MSG_SET_MEM_TABLE:
+		if (!vhost_backend_mem_table_sane(relay, vid)) {
+			atomic_fetch_add_explicit(&relay->messages_refused, 1,
+						  memory_order_relaxed);
+			return RTE_VHOST_MSG_RESULT_ERR;
+		}
+		break;
+	default:
+		break;
+	}
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
 static const struct rte_vhost_user_extern_ops vhost_backend_extern_ops = {
 	.pre_msg_handle = vhost_backend_pre_msg,
+	.post_msg_handle = vhost_backend_post_msg,
 };
+
+/*
+ * librte_vhost reads and writes a connection with blocking calls on its one
+ * event thread, shared by every relay: a front-end that sends half a message,
+ * or stops reading replies, would stall all of them (and shutdown). Give the
+ * relay's sockets a receive and send timeout: a legitimate front-end writes
+ * whole messages and reads its replies. librte_vhost does not say which fd a
+ * connection is, so find the sockets bound or connected to the relay's path.
+ */
+/* Is @p fd's local (or peer's) address the unix socket at @p path? */
+static bool
+vhost_backend_socket_at(int fd, const char *path, bool peer)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int ret = peer ? getpeername(fd, (struct sockaddr *)&sa, &len)
+		       : getsockname(fd, (struct sockaddr *)&sa, &len);
+
+	return ret == 0 && sa.sun_family == AF_UNIX &&
+	       strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0;
+}
+
+static void
+vhost_backend_guard_sockets(const char *path)
+{
+	const struct timeval tv = {.tv_sec = VB_SOCKET_TIMEOUT_S};
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (*end != '\0' || fd < 0 || fd == dirfd(d) || fstat((int)fd, &st) != 0 ||
+		    !S_ISSOCK(st.st_mode))
+			continue;
+		/* Server mode: ours is the local address; client mode: the peer's. */
+		if (!vhost_backend_socket_at((int)fd, path, false) &&
+		    !vhost_backend_socket_at((int)fd, path, true))
+			continue;
+		setsockopt((int)fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt((int)fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	closedir(d);
+}
 
 /*
  * A new connection on the relay's socket. Accept it only if the relay has
@@ -359,13 +529,18 @@ vhost_backend_new_connection(int vid)
 				relay->cfg->name, path, attached);
 		return -1;
 	}
-	/* Zero copy must hear of SET_MEM_TABLE & co before librte_vhost applies them. */
-	if (vhost_backend_has_zero_copy(relay) &&
-	    rte_vhost_extern_callback_register(vid, &vhost_backend_extern_ops, NULL) != 0) {
+	/* Zero copy and the checks above must see messages before librte_vhost applies them. */
+	if (rte_vhost_extern_callback_register(vid, &vhost_backend_extern_ops, NULL) != 0) {
 		VFR_LOG(ERR, "%s: cannot hook vhost-user messages; refusing the connection",
 			relay->cfg->name);
 		return -1;
 	}
+	vhost_backend_guard_sockets(path);
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		atomic_store_explicit(&relay->queues[i].rx_enabled, false, memory_order_relaxed);
+		atomic_store_explicit(&relay->queues[i].tx_enabled, false, memory_order_relaxed);
+	}
+	relay->conn_ran = false;
 	atomic_store_explicit(&vb_conns[vid], relay, memory_order_release);
 	atomic_store_explicit(&relay->conn_vid, vid, memory_order_release);
 	VFR_LOG(INFO, "%s: connection %d accepted", relay->cfg->name, vid);
@@ -381,6 +556,9 @@ vhost_backend_destroy_connection(int vid)
 
 	if (relay == NULL)
 		return;
+	/* A front-end that gave up, or sent what librte_vhost refuses before our hooks. */
+	if (!relay->conn_ran)
+		atomic_fetch_add_explicit(&relay->connections_failed, 1, memory_order_relaxed);
 	atomic_store_explicit(&vb_conns[vid], NULL, memory_order_release);
 	atomic_compare_exchange_strong_explicit(&relay->conn_vid, &expected, -1,
 						memory_order_acq_rel, memory_order_relaxed);
@@ -492,6 +670,7 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 {
 	const struct fwd_relay_config *cfg = relay->cfg;
 	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+	uint64_t proto = 0;
 	uint64_t disable;
 	int ret;
 
@@ -521,7 +700,10 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 	 */
 	if (cfg->zero_copy != FWD_ZC_OFF)
 		disable |= (1ULL << VIRTIO_F_IN_ORDER) | (1ULL << VIRTIO_F_RING_PACKED);
-	if (rte_vhost_driver_disable_features(cfg->vhost, disable) != 0 ||
+	if (rte_vhost_driver_get_protocol_features(cfg->vhost, &proto) != 0 ||
+	    rte_vhost_driver_set_protocol_features(
+		    cfg->vhost, proto & ~(1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) != 0 ||
+	    rte_vhost_driver_disable_features(cfg->vhost, disable) != 0 ||
 	    rte_vhost_driver_enable_features(cfg->vhost, 1ULL << VIRTIO_NET_F_MRG_RXBUF) != 0 ||
 	    rte_vhost_driver_callback_register(cfg->vhost, &vhost_backend_ops) != 0) {
 		snprintf(err, errlen, "vhost: cannot set up features and callbacks, got '%s'",

@@ -24,6 +24,26 @@
 /* The queue this lcore is inside a vhost call for, so guest_notified can count it. */
 static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
 
+/*
+ * librte_vhost stops at a descriptor it refuses (a chain loop, an address
+ * outside guest memory...) and says nothing: the ring stays stuck until the
+ * guest resets it. A ring with buffers posted that gave nothing this many
+ * polls in a row counts as one stuck episode (a message in flight makes it
+ * refuse for a moment too).
+ */
+#define VHOST_COPY_STUCK_POLLS 4096
+
+static inline void
+vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck)
+{
+	if (likely(!stuck)) {
+		*polls = 0;
+		return;
+	}
+	if (++*polls == VHOST_COPY_STUCK_POLLS)
+		(*episodes)++;
+}
+
 /* How librte_vhost (compliant mode) marks a guest's checksum and GSO requests. */
 #define VHOST_COPY_GUEST_OFFLOAD_MASK (RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_LRO)
 
@@ -37,16 +57,20 @@ vhost_copy_count_notification(void)
 }
 
 uint16_t
-vhost_copy_rx_take(struct fwd_queue *q, int vid, struct rte_mbuf **pkts)
+vhost_copy_rx_room(struct fwd_queue *q, int vid)
 {
-	uint16_t room;
+	return rte_vhost_avail_entries(vid, q->qid * 2);
+}
+
+uint16_t
+vhost_copy_rx_take(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room)
+{
 	uint16_t n;
 
 	/*
 	 * Never take more from the VF than the guest has posted: what the guest
 	 * cannot take stays in the VF ring and drops there, not in host memory.
 	 */
-	room = rte_vhost_avail_entries(vid, q->qid * 2);
 	if (room == 0)
 		return 0;
 	n = rte_eth_rx_burst(q->port_id, q->qid, pkts, RTE_MIN(room, q->burst));
@@ -68,6 +92,7 @@ vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_
 	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 
+	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0);
 	/* Enqueue is in order: the first `sent` frames reached the guest. */
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -89,7 +114,7 @@ unsigned int
 vhost_copy_rx_burst(struct fwd_queue *q, int vid)
 {
 	struct rte_mbuf *pkts[FWD_BURST_MAX];
-	uint16_t n = vhost_copy_rx_take(q, vid, pkts);
+	uint16_t n = vhost_copy_rx_take(q, pkts, vhost_copy_rx_room(q, vid));
 
 	if (n != 0)
 		vhost_copy_rx_give(q, vid, pkts, n);
@@ -121,6 +146,7 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 	if (taken == 0)
 		return 0;
+	q->tx_stuck_polls = 0;
 	n = taken;
 
 	/*
@@ -172,4 +198,12 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
 	}
 	return taken;
+}
+
+void
+vhost_copy_tx_idle(struct fwd_queue *q, int vid)
+{
+	/* avail_entries waits for the vring lock: never inside a zero-copy busy window. */
+	vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
+			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
 }

@@ -98,6 +98,10 @@ struct fwd_queue {
 	/* Written under relay->zc_lock, telemetry: ro. */
 	uint64_t zc_fallbacks[QSYNC_FB_N];
 
+	/* Worker only: consecutive polls a guest ring had buffers librte_vhost would not take. */
+	uint32_t rx_stuck_polls;
+	uint32_t tx_stuck_polls;
+
 	/* Worker: rw, telemetry: ro. */
 	struct fwd_queue_stats stats __rte_cache_aligned;
 };
@@ -126,6 +130,10 @@ struct fwd_relay {
 	/* vhost-events: wo, telemetry/control: ro. */
 	_Atomic int conn_vid;         /**< the one accepted vhost-user connection, -1 if none */
 	_Atomic uint64_t connections_refused; /**< further connections while one was attached */
+	_Atomic uint64_t messages_refused;    /**< vhost-user requests refused (see vhost/) */
+	/** Connections that closed before their device ever ran (vhost-events: rw). */
+	_Atomic uint64_t connections_failed;
+	bool conn_ran;                /**< the current connection's device ran (vhost-events) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */

@@ -33,11 +33,13 @@
 	X(rx_redirected)        /* delivered here from a VF queue whose guest ring is disabled */  \
 	X(rx_drop_redirect)     /* frames of this disabled queue another ring had no room for */   \
 	X(rx_csum_good)         /* delivered with the VF's checksum-good mark */                   \
+	X(rx_ring_stuck)        /* copy path: buffers posted, librte_vhost took none (a bad one) */\
 	X(tx_packets)           /* frames from the guest sent by the VF */                         \
 	X(tx_bytes)             /* their bytes */                                                  \
 	X(tx_drop_vf_full)      /* VF TX ring stayed full after the retries */                     \
 	X(tx_drop_bad_offload)  /* guest offload request the VF and we could not honour */         \
 	X(tx_sw_csum)           /* checksums computed in software for the guest */                 \
+	X(tx_ring_stuck)        /* frames posted, librte_vhost took none (it stops at a bad one) */\
 	X(guest_notifications)  /* interrupts (eventfd writes) sent to the guest */
 
 struct fwd_queue_stats {

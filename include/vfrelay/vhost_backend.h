@@ -62,14 +62,22 @@ void vhost_backend_unregister(struct fwd_relay *relay);
 unsigned int vhost_copy_rx_burst(struct fwd_queue *q, int vid);
 
 /**
- * The two halves of vhost_copy_rx_burst(), for a worker that must not wait on
- * a vring lock while the control side may be parking it: take frames from
- * the VF (no vhost lock, never more than the guest has posted) into @p pkts
- * (FWD_BURST_MAX entries), then give them to the guest (may wait for the
- * vring's lock; frees the mbufs).
+ * vhost_copy_rx_burst() in three steps, for a worker that must not wait on a
+ * vring lock while the control side may be parking it: the room the guest
+ * has posted (waits for the vring's lock), take at most that many frames from
+ * the VF into @p pkts (FWD_BURST_MAX entries; no vhost call), give them to
+ * the guest (waits for the vring's lock; frees the mbufs).
  */
-uint16_t vhost_copy_rx_take(struct fwd_queue *q, int vid, struct rte_mbuf **pkts);
+uint16_t vhost_copy_rx_room(struct fwd_queue *q, int vid);
+uint16_t vhost_copy_rx_take(struct fwd_queue *q, struct rte_mbuf **pkts, uint16_t room);
 void vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_t n);
+
+/**
+ * vhost_copy_tx_burst() took nothing: a ring with frames posted that gives
+ * none for long is stuck (counted once per episode). Waits for the vring's
+ * lock: call it outside a zero-copy busy window.
+ */
+void vhost_copy_tx_idle(struct fwd_queue *q, int vid);
 
 /** Guest TX vring 2*qid+1 -> VF TX queue. @return packets taken from the guest. */
 unsigned int vhost_copy_tx_burst(struct fwd_queue *q, int vid);

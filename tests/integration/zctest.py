@@ -30,14 +30,18 @@ def qstats(env, q='q0', relay='net0'):
     return env.stats(relay)[q]
 
 
-def wait_mode(env, mode, q='q0', relay='net0', timeout=20, state=None):
-    """Wait until @q of @relay reports `mode` == @mode (and `zc_state` == @state if given)."""
+def wait_mode(env, mode, q='q0', relay='net0', timeout=20, state=None, poke=None):
+    """Wait until @q of @relay reports `mode` == @mode (and `zc_state` == @state if given).
+    @poke (a port): send it a frame on every poll, for a fallback zero copy only decides
+    when it meets the guest's buffers (a per-frame VF takes one per frame)."""
     last = {}
 
     def pred():
         nonlocal last
         if not env.relay_proc.alive():
             raise V.Fail(f'{env.relay_proc.name} exited with {env.relay_proc.p.returncode}')
+        if poke is not None:
+            poke.sock.send(V.udp_frame(poke.mac, GUEST_MAC, 0xfffff800, 200))
         last = qstats(env, q, relay)
         return last.get('mode') == mode and (state is None or last.get('zc_state') == state)
     try:

@@ -270,15 +270,18 @@ test_pop_good(void **state)
 	assert_int_equal(b[0].hva, (uintptr_t)g->mem0 + 3 * BUF_LEN);
 	assert_int_equal(b[0].iova, b[0].hva);
 	assert_int_equal(b[0].len, BUF_LEN);
-	assert_int_equal(b[0].slot, 0);
 	assert_int_equal(b[1].head, 0);
 	assert_int_equal(b[1].hva, (uintptr_t)g->mem0);
-	assert_int_equal(b[1].slot, 1);
 	assert_int_equal(qsync_vring_avail_count(g->vr), 1);
-	assert_int_equal(qsync_vring_pop(g->vr, b, 8), 1);
-	assert_int_equal(b[0].head, 7);
-	assert_int_equal(b[0].slot, 2);
+	assert_int_equal(qsync_vring_pop(g->vr, b + 2, 6), 1);
+	assert_int_equal(b[2].head, 7);
 	assert_int_equal(qsync_vring_in_flight(g->vr), 3);
+	/* Each buffer in flight has its own slot. */
+	for (int i = 0; i < 3; i++) {
+		assert_true(b[i].slot < 16);
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(b[i].slot, b[j].slot);
+	}
 
 	/* The second region works too, and exactly the minimum length is enough. */
 	guest_post(g, 9, GPA1 + 0x100, 12 + VF_BUF_SIZE, VRING_DESC_F_WRITE);
@@ -286,8 +289,9 @@ test_pop_good(void **state)
 	assert_int_equal(b[0].hva, (uintptr_t)g->mem1 + 0x100);
 	assert_int_equal(b[0].len, 12 + VF_BUF_SIZE);
 
-	/* Nothing was rejected, nothing published yet. */
+	/* Nothing was rejected, nothing written to the used ring or published. */
 	assert_int_equal(g->vr->stats.bad_desc + g->vr->stats.desc_too_small, 0);
+	assert_int_equal(g->vr->last_used_idx, 0);
 	assert_int_equal(g->used->idx, 0);
 	guest_free(g);
 }
@@ -303,7 +307,7 @@ struct hostile_case {
 
 /*
  * Each hostile descriptor, posted between two good ones: it is never returned, it is counted by
- * its reason, and it reaches the used ring with length 0 in its avail position.
+ * its reason, and it goes back with length 0 at once, ahead of the good ones still in flight.
  */
 static void
 test_pop_hostile(void **state)
@@ -340,20 +344,25 @@ test_pop_hostile(void **state)
 		assert_int_equal(qsync_vring_pop(g->vr, b, 4), 2);
 		assert_int_equal(b[0].head, 1);
 		assert_int_equal(b[1].head, 2);
-		assert_int_equal(b[1].slot, (100 + 2) & 15);
 		assert_int_equal(g->vr->stats.bad_desc, c->too_small ? 0 : 1);
 		assert_int_equal(g->vr->stats.desc_too_small, c->too_small ? 1 : 0);
+		assert_int_equal(qsync_vring_in_flight(g->vr), 2);
 
-		/* Nothing before the good ones complete: the rejected entry waits its turn. */
-		assert_int_equal(qsync_vring_flush(g->vr, &notify), 0);
-		assert_false(notify);
-		qsync_vring_complete(g->vr, b[0].slot, 100);
+		/* Written in the pop, invisible until the flush, which does not wait for the
+		 * buffers popped around it. */
+		assert_int_equal(g->used->idx, 100);
+		assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
+		assert_true(notify);
+		assert_int_equal(g->used->idx, 101);
+		assert_used(g, 100, c->head, 0);
+
 		qsync_vring_complete(g->vr, b[1].slot, 200);
-		assert_int_equal(qsync_vring_flush(g->vr, &notify), 3);
+		qsync_vring_complete(g->vr, b[0].slot, 100);
+		assert_int_equal(qsync_vring_flush(g->vr, &notify), 2);
 		assert_int_equal(g->used->idx, 103);
-		assert_used(g, 100, 1, 100);
-		assert_used(g, 101, c->head, 0);
-		assert_used(g, 102, 2, 200);
+		assert_used(g, 101, 2, 200);
+		assert_used(g, 102, 1, 100);
+		assert_int_equal(qsync_vring_in_flight(g->vr), 0);
 		guest_free(g);
 	}
 }
@@ -387,7 +396,7 @@ test_pop_huge_len_capped(void **state)
 	guest_free(g);
 }
 
-/* A rejected entry at the head of the window goes back at the next flush by itself. */
+/* A rejected entry alone goes back at the next flush by itself. */
 static void
 test_pop_reject_alone(void **state)
 {
@@ -435,13 +444,17 @@ test_avail_jump(void **state)
 	/* A sane index again is served normally. */
 	g->avail->idx = (uint16_t)(65530 + 16);
 	assert_int_equal(qsync_vring_pop(g->vr, b, 32), 16);
+	assert_int_equal(g->vr->stats.bad_ring, 3);
 	guest_free(g);
 }
 
-/* With every slot in flight, a guest claiming more buffers gets nothing popped: slots are never
- * overwritten. */
+/*
+ * A guest reposting buffers that are in flight (or completed but not yet published) gets
+ * nothing more popped: at most a ring's worth beyond what it was shown, so neither a slot nor an
+ * unpublished used entry is ever overwritten.
+ */
 static void
-test_pop_slots_full(void **state)
+test_pop_ring_full(void **state)
 {
 	struct guest *g = guest_new(8, 0);
 	struct qsync_buf b[16];
@@ -459,12 +472,19 @@ test_pop_slots_full(void **state)
 	assert_int_equal(qsync_vring_pop(g->vr, b + 8, 8), 0);
 	assert_int_equal(g->vr->last_avail_idx, 8);
 
-	/* One completed and published frees one slot. */
-	qsync_vring_complete(g->vr, b[0].slot, 64);
+	/* Completed but not published: its used entry must survive until the flush. */
+	qsync_vring_complete(g->vr, b[5].slot, 64);
+	assert_int_equal(qsync_vring_in_flight(g->vr), 7);
+	assert_int_equal(qsync_vring_pop(g->vr, b + 8, 8), 0);
+	/* Published: one more may be popped, into the slot just freed. */
 	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
+	assert_used(g, 0, 5, 64);
 	assert_int_equal(qsync_vring_pop(g->vr, b + 8, 8), 1);
-	assert_int_equal(b[8].slot, 0);
+	assert_int_equal(b[8].head, 0);
+	assert_int_equal(b[8].slot, b[5].slot);
 	assert_int_equal(qsync_vring_in_flight(g->vr), 8);
+	assert_int_equal(qsync_vring_pop(g->vr, b + 9, 7), 0);
+	assert_used(g, 0, 5, 64);
 	guest_free(g);
 }
 
@@ -541,8 +561,9 @@ test_pop_pa_mode(void **state)
 
 /* ---- completions ---- */
 
+/* The used ring is in completion order, and a flush publishes every completion so far. */
 static void
-test_out_of_order(void **state)
+test_completion_order(void **state)
 {
 	struct guest *g = guest_new(16, 0);
 	struct qsync_buf b[4];
@@ -553,27 +574,29 @@ test_out_of_order(void **state)
 		guest_post_good(g, 10 + i);
 	assert_int_equal(qsync_vring_pop(g->vr, b, 4), 4);
 
-	/* Completed in order 3, 1: the guest sees nothing, used->idx unmoved. */
+	/* Completed in order 3, 1: written, the guest sees nothing before the flush. */
 	qsync_vring_complete(g->vr, b[3].slot, 1003);
 	qsync_vring_complete(g->vr, b[1].slot, 1001);
-	assert_int_equal(qsync_vring_flush(g->vr, &notify), 0);
-	assert_false(notify);
 	assert_int_equal(g->used->idx, 0);
-
-	/* 0 completes: 0 and 1 go out, 3 waits for 2. */
-	qsync_vring_complete(g->vr, b[0].slot, 1000);
-	assert_int_equal(g->used->idx, 0);
-	assert_int_equal(qsync_vring_flush(g->vr, &notify), 2);
-	assert_int_equal(g->used->idx, 2);
-	assert_used(g, 0, 10, 1000);
-	assert_used(g, 1, 11, 1001);
 	assert_int_equal(qsync_vring_in_flight(g->vr), 2);
 
-	qsync_vring_complete(g->vr, b[2].slot, 1002);
+	/* Published without waiting for 0 and 2, in the order they completed. */
 	assert_int_equal(qsync_vring_flush(g->vr, &notify), 2);
+	assert_true(notify);
+	assert_int_equal(g->used->idx, 2);
+	assert_used(g, 0, 13, 1003);
+	assert_used(g, 1, 11, 1001);
+	/* Nothing new, nothing published. */
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 0);
+	assert_false(notify);
+
+	qsync_vring_complete(g->vr, b[0].slot, 1000);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
+	assert_used(g, 2, 10, 1000);
+	qsync_vring_complete(g->vr, b[2].slot, 1002);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
 	assert_int_equal(g->used->idx, 4);
-	assert_used(g, 2, 12, 1002);
-	assert_used(g, 3, 13, 1003);
+	assert_used(g, 3, 12, 1002);
 	assert_int_equal(qsync_vring_in_flight(g->vr), 0);
 	guest_free(g);
 }
@@ -583,15 +606,78 @@ static void
 test_complete_clamps(void **state)
 {
 	struct guest *g = guest_new(16, 0);
-	struct qsync_buf b[1];
+	struct qsync_buf b[2];
 	bool notify;
 
 	(void)state;
 	guest_post_good(g, 0);
-	assert_int_equal(qsync_vring_pop(g->vr, b, 1), 1);
+	guest_post(g, 1, GPA0 + BUF_LEN, 12 + VF_BUF_SIZE, VRING_DESC_F_WRITE);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 2), 2);
+	qsync_vring_complete(g->vr, b[1].slot, 12 + VF_BUF_SIZE + 1);
 	qsync_vring_complete(g->vr, b[0].slot, BUF_LEN + 1);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 2);
+	assert_used(g, 0, 1, 12 + VF_BUF_SIZE);
+	assert_used(g, 1, 0, BUF_LEN);
+	guest_free(g);
+}
+
+/*
+ * One buffer held while the guest recycles the others through the ring many times over (a VF
+ * buffer written only after the VF ring wraps, a tail buffer given back to the VF): every
+ * completion is published at once, the pop never stops at the avail position the held buffer
+ * came from, and the held one completes last, in its own place.
+ */
+static void
+test_held_buffer_blocks_nothing(void **state)
+{
+	struct guest *g = guest_new(8, 65530);
+	struct qsync_buf held, b[8];
+	uint16_t used_expect = 65530;
+	uint16_t heads[7] = {1, 2, 3, 4, 5, 6, 7};
+	bool notify;
+
+	(void)state;
+	for (uint16_t i = 0; i < 8; i++)
+		guest_post_good(g, i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 8), 8);
+	held = b[0];
+	assert_int_equal(held.head, 0);
+	for (int i = 1; i < 8; i++)
+		b[i - 1] = b[i];
+
+	for (int round = 0; round < 40; round++) {
+		/* Completed in reverse, published now: the held one is in nobody's way. */
+		for (int i = 6; i >= 0; i--)
+			qsync_vring_complete(g->vr, b[i].slot, (uint32_t)(100 + round));
+		assert_int_equal(qsync_vring_flush(g->vr, &notify), 7);
+		for (int i = 0; i < 7; i++)
+			assert_used(g, (uint16_t)(used_expect + i), heads[6 - i],
+				    (uint32_t)(100 + round));
+		used_expect += 7;
+		assert_int_equal(g->used->idx, used_expect);
+		assert_int_equal(qsync_vring_in_flight(g->vr), 1);
+
+		/* The guest takes them and posts them again, in the order they came back. */
+		for (int i = 0; i < 7; i++) {
+			uint16_t pos = (uint16_t)(used_expect - 7 + i) & 7;
+			uint16_t h = (uint16_t)g->used->ring[pos].id;
+
+			heads[i] = h;
+			guest_post_good(g, h);
+		}
+		assert_int_equal(qsync_vring_pop(g->vr, b, 8), 7);
+		for (int i = 0; i < 7; i++) {
+			assert_int_equal(b[i].head, heads[i]);
+			assert_int_not_equal(b[i].slot, held.slot);
+		}
+	}
+	/* 40 rounds of 7 went through the held buffer's avail position 35 times. */
+	assert_int_equal(g->vr->last_avail_idx, (uint16_t)(65530 + 8 + 40 * 7));
+
+	qsync_vring_complete(g->vr, held.slot, 777);
 	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
-	assert_used(g, 0, 0, BUF_LEN);
+	assert_used(g, used_expect, 0, 777);
+	assert_int_equal(qsync_vring_in_flight(g->vr), 7);
 	guest_free(g);
 }
 
@@ -613,14 +699,14 @@ test_wraparound(void **state)
 			guest_post_good(g, (uint16_t)(head++ % 8));
 		assert_int_equal(qsync_vring_avail_count(g->vr), 6);
 		assert_int_equal(qsync_vring_pop(g->vr, b, 6), 6);
-		for (int i = 0; i < 6; i++)
-			assert_int_equal(b[i].slot, (uint16_t)(used_expect + i) & 7);
 		for (int i = 5; i >= 0; i--)
 			qsync_vring_complete(g->vr, b[i].slot, 100 + i);
 		assert_int_equal(qsync_vring_flush(g->vr, &notify), 6);
-		for (int i = 0; i < 6; i++)
-			assert_used(g, (uint16_t)(used_expect + i), (uint16_t)(first_head + i) % 8,
-				    100 + i);
+		for (int i = 0; i < 6; i++) {
+			uint16_t h = (uint16_t)(first_head + 5 - i) % 8;
+
+			assert_used(g, (uint16_t)(used_expect + i), h, 100 + 5 - i);
+		}
 		used_expect += 6;
 		assert_int_equal(g->used->idx, used_expect);
 		assert_int_equal(g->vr->last_avail_idx, used_expect);
@@ -628,6 +714,111 @@ test_wraparound(void **state)
 	/* 65530 + 30 wrapped. */
 	assert_int_equal(used_expect, 24);
 	guest_free(g);
+}
+
+/* Small deterministic generator for the model test. */
+static uint32_t
+lcg(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 16;
+}
+
+/*
+ * A hostile guest that posts whatever it likes (buffers still in flight, bad descriptors, heads
+ * that do not exist) at random against random pops, completions in random order and flushes,
+ * checked after every step against a model: nothing becomes visible before a flush, every
+ * flush shows exactly the completions and rejections since the last one in the order they
+ * happened, never more than a ring's worth is popped beyond what was published, and the slot
+ * count adds up.
+ */
+static void
+test_hostile_guest_model(void **state)
+{
+	enum { SIZE = 16, STEPS = 20000 };
+/* Descriptors 12..15 are always read-only, 16..19 do not exist: a head's validity is fixed. */
+#define BAD_HEAD(h) ((h) >= 12)
+	struct guest *g = guest_new(SIZE, 65000);
+	struct qsync_buf held[SIZE];
+	struct vring_used_elem expect[SIZE]; /* written since the last flush */
+	uint16_t n_held = 0, n_expect = 0;
+	uint32_t seed = 1;
+	uint64_t completions = 0, rejections = 0, max_in_flight = 0;
+
+	(void)state;
+	for (int step = 0; step < STEPS; step++) {
+		uint32_t what = lcg(&seed) % 8;
+
+		if (what < 3) {
+			/* Post 1..4 entries, heads regardless of what is out, up to a ring ahead of
+			 * the pop (beyond is bad_ring, tested above). */
+			uint32_t k = 1 + lcg(&seed) % 4;
+
+			for (uint32_t i = 0; i < k; i++) {
+				uint16_t h = (uint16_t)(lcg(&seed) % (SIZE + 4));
+
+				if ((uint16_t)(g->avail_idx - g->vr->last_avail_idx) == SIZE)
+					break;
+
+				guest_post(g, h, GPA0 + (uint64_t)h * BUF_LEN, BUF_LEN,
+					   BAD_HEAD(h) ? 0 : VRING_DESC_F_WRITE);
+			}
+		} else if (what < 5) {
+			uint16_t before = g->vr->last_avail_idx;
+			struct qsync_buf b[SIZE];
+			uint16_t got = qsync_vring_pop(g->vr, b, (uint16_t)(1 + lcg(&seed) % SIZE));
+			uint16_t j = 0;
+
+			/* Examined entries are, in avail order, either returned or rejected. */
+			for (uint16_t idx = before; idx != g->vr->last_avail_idx; idx++) {
+				uint16_t h = g->avail->ring[idx % SIZE];
+
+				if (BAD_HEAD(h)) {
+					expect[n_expect++] = (struct vring_used_elem){h, 0};
+					rejections++;
+				} else {
+					assert_true(j < got);
+					assert_int_equal(b[j].head, h);
+					held[n_held++] = b[j++];
+				}
+			}
+			assert_int_equal(j, got);
+		} else if (what < 7 && n_held > 0) {
+			/* Complete one at random, claiming a random length. */
+			uint16_t i = (uint16_t)(lcg(&seed) % n_held);
+			uint32_t len = lcg(&seed) % (2 * BUF_LEN);
+
+			qsync_vring_complete(g->vr, held[i].slot, len);
+			expect[n_expect].id = held[i].head;
+			expect[n_expect++].len = RTE_MIN(len, (uint32_t)BUF_LEN);
+			held[i] = held[--n_held];
+			completions++;
+		} else if (what == 7) {
+			uint16_t before = g->used->idx;
+			bool notify;
+
+			assert_int_equal(qsync_vring_flush(g->vr, &notify), n_expect);
+			assert_int_equal(g->used->idx, (uint16_t)(before + n_expect));
+			for (uint16_t i = 0; i < n_expect; i++)
+				assert_used(g, (uint16_t)(before + i), (uint16_t)expect[i].id,
+					    expect[i].len);
+			n_expect = 0;
+		}
+		/* Invariants after every step. */
+		assert_int_equal(qsync_vring_in_flight(g->vr), n_held);
+		assert_int_equal(g->vr->n_free, SIZE - n_held);
+		assert_true((uint16_t)(g->vr->last_avail_idx - g->used->idx) <= SIZE);
+		assert_int_equal((uint16_t)(g->vr->last_used_idx - g->used->idx), n_expect);
+		max_in_flight = RTE_MAX(max_in_flight, (uint64_t)n_held);
+	}
+	/* The run did reach the interesting states. */
+	assert_true(completions > 1000);
+	assert_true(rejections > 100);
+	assert_int_equal(max_in_flight, SIZE);
+	assert_true(g->vr->stats.bad_desc == rejections);
+	assert_int_equal(g->vr->stats.bad_ring, 0);
+	guest_free(g);
+#undef BAD_HEAD
 }
 
 /* ---- notification ---- */
@@ -643,7 +834,7 @@ pop_complete_flush(struct guest *g, uint16_t n, bool *notify)
 	got = qsync_vring_pop(g->vr, b, n);
 	assert_int_equal(got, n);
 	for (uint16_t i = 0; i < n; i++)
-		qsync_vring_complete(g->vr, b[i].slot, 64);
+		qsync_vring_complete(g->vr, b[n - 1 - i].slot, 64);
 	return qsync_vring_flush(g->vr, notify);
 }
 
@@ -682,6 +873,7 @@ check_event_idx(uint16_t start)
 {
 	struct guest *g = guest_new_feat(16, start, FEAT_MODERN | F(VIRTIO_RING_F_EVENT_IDX));
 	uint16_t *used_event = &g->avail->ring[16];
+	struct qsync_buf b[4];
 	bool notify = false;
 
 	assert_true(g->vr->event_idx);
@@ -715,6 +907,20 @@ check_event_idx(uint16_t start)
 	assert_int_equal(pop_complete_flush(g, 1, &notify), 1); /* -> start+13 */
 	assert_true(notify);
 	assert_int_equal(g->used->idx, (uint16_t)(start + 13));
+
+	/* The decision counts published entries, whichever buffers they are: with the first of
+	 * two popped still held, the second's completion reaches the event alone. */
+	*used_event = start + 13;
+	for (uint16_t i = 0; i < 2; i++)
+		guest_post_good(g, 8 + i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 2), 2);
+	qsync_vring_complete(g->vr, b[1].slot, 64);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1); /* -> start+14 */
+	assert_true(notify);
+	assert_used(g, (uint16_t)(start + 13), 9, 64);
+	qsync_vring_complete(g->vr, b[0].slot, 64);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1); /* -> start+15 */
+	assert_false(notify);
 	guest_free(g);
 }
 
@@ -730,6 +936,7 @@ test_notify_event_idx(void **state)
 
 /* ---- hand back ---- */
 
+/* The held buffers are the last ones popped: all rewound, the guest sees only what was filled. */
 static void
 test_hand_back_rewind(void **state)
 {
@@ -749,10 +956,10 @@ test_hand_back_rewind(void **state)
 	assert_int_equal(hb.rewound, 3);
 	assert_int_equal(hb.zeroed, 0);
 	assert_true(hb.notify);
-	/* The filled ones went to the guest, across the wrap. */
+	/* The filled ones went to the guest, in completion order, across the wrap. */
 	assert_int_equal(g->used->idx, 0);
-	assert_used(g, 65534, 0, 200);
-	assert_used(g, 65535, 1, 300);
+	assert_used(g, 65534, 1, 300);
+	assert_used(g, 65535, 0, 200);
 	assert_int_equal(hb.last_avail_idx, 0);
 	assert_int_equal(hb.last_used_idx, 0);
 	assert_int_equal(qsync_vring_in_flight(g->vr), 0);
@@ -771,7 +978,7 @@ test_hand_back_all_held(void **state)
 {
 	struct guest *g = guest_new(16, 7);
 	struct qsync_hand_back hb;
-	struct qsync_buf b[4];
+	struct qsync_buf b[16];
 
 	(void)state;
 	for (uint16_t i = 0; i < 4; i++)
@@ -785,9 +992,54 @@ test_hand_back_all_held(void **state)
 	assert_int_equal(hb.last_used_idx, 7);
 	/* The guest sees no change at all. */
 	assert_int_equal(g->used->idx, 7);
+	/* Every slot is free again: a full ring pops. */
+	for (uint16_t i = 4; i < 16; i++)
+		guest_post_good(g, i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 16), 16);
+	assert_int_equal(b[0].head, 0);
 	guest_free(g);
 }
 
+/* Held buffers with a completed one among them: the run at the end is rewound, the rest zeroed. */
+static void
+test_hand_back_split(void **state)
+{
+	struct guest *g = guest_new(16, 65533);
+	struct qsync_hand_back hb;
+	struct qsync_buf b[8];
+	bool notify;
+
+	(void)state;
+	for (uint16_t i = 0; i < 6; i++)
+		guest_post_good(g, 8 + i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 6), 6);
+	/* 1 and 2 filled; 0 held behind them; 3, 4, 5 held at the end. */
+	qsync_vring_complete(g->vr, b[2].slot, 502);
+	qsync_vring_complete(g->vr, b[1].slot, 501);
+
+	qsync_vring_hand_back(g->vr, &hb);
+	assert_int_equal(hb.rewound, 3);
+	assert_int_equal(hb.zeroed, 1);
+	assert_true(hb.notify);
+	assert_int_equal(g->used->idx, 0);
+	assert_used(g, 65533, 10, 502);
+	assert_used(g, 65534, 9, 501);
+	assert_used(g, 65535, 8, 0);
+	assert_int_equal(hb.last_avail_idx, 0);
+	assert_int_equal(hb.last_used_idx, 0);
+
+	/* The rewound ones pop again, and the ring goes on as usual. */
+	assert_int_equal(qsync_vring_pop(g->vr, b, 8), 3);
+	assert_int_equal(b[0].head, 11);
+	assert_int_equal(b[1].head, 12);
+	assert_int_equal(b[2].head, 13);
+	qsync_vring_complete(g->vr, b[2].slot, 64);
+	assert_int_equal(qsync_vring_flush(g->vr, &notify), 1);
+	assert_used(g, 0, 13, 64);
+	guest_free(g);
+}
+
+/* The last buffer popped was filled: nothing can be rewound, every held one goes back empty. */
 static void
 test_hand_back_zero(void **state)
 {
@@ -799,9 +1051,9 @@ test_hand_back_zero(void **state)
 	for (uint16_t i = 0; i < 4; i++)
 		guest_post_good(g, 8 + i);
 	assert_int_equal(qsync_vring_pop(g->vr, b, 4), 4);
-	/* 1 and 3 filled, 0 and 2 held: no rewind can express that. */
-	qsync_vring_complete(g->vr, b[1].slot, 501);
+	/* 1 and 3 filled, 0 and 2 held. */
 	qsync_vring_complete(g->vr, b[3].slot, 503);
+	qsync_vring_complete(g->vr, b[1].slot, 501);
 
 	qsync_vring_hand_back(g->vr, &hb);
 	assert_int_equal(hb.rewound, 0);
@@ -810,15 +1062,86 @@ test_hand_back_zero(void **state)
 	assert_int_equal(hb.last_avail_idx, 1);
 	assert_int_equal(hb.last_used_idx, 1);
 	assert_int_equal(g->used->idx, 1);
-	assert_used(g, 65533, 8, 0);
+	assert_used(g, 65533, 11, 503);
 	assert_used(g, 65534, 9, 501);
-	assert_used(g, 65535, 10, 0);
-	assert_used(g, 0, 11, 503);
+	assert_used(g, 65535, 8, 0);
+	assert_used(g, 0, 10, 0);
 	assert_int_equal(qsync_vring_avail_count(g->vr), 0);
 	guest_free(g);
 }
 
-/* A rejected entry before held ones is published; the held suffix is rewound. */
+/* Zeroed in avail order even when slot ids were reused in another order. */
+static void
+test_hand_back_zero_avail_order(void **state)
+{
+	struct guest *g = guest_new(8, 0);
+	struct qsync_hand_back hb;
+	struct qsync_buf b[6];
+
+	(void)state;
+	for (uint16_t i = 0; i < 6; i++)
+		guest_post_good(g, i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 4), 4);
+	qsync_vring_complete(g->vr, b[0].slot, 100);
+	qsync_vring_complete(g->vr, b[1].slot, 101);
+	/* Avail entries 4 and 5 reuse the slots 0 and 1 had. */
+	assert_int_equal(qsync_vring_pop(g->vr, b + 4, 2), 2);
+	assert_true(b[4].slot == b[0].slot || b[4].slot == b[1].slot);
+	qsync_vring_complete(g->vr, b[5].slot, 105);
+
+	/* Held: 2, 3, 4; 5 was filled after them. */
+	qsync_vring_hand_back(g->vr, &hb);
+	assert_int_equal(hb.rewound, 0);
+	assert_int_equal(hb.zeroed, 3);
+	assert_used(g, 3, 2, 0);
+	assert_used(g, 4, 3, 0);
+	assert_used(g, 5, 4, 0);
+	assert_int_equal(g->used->idx, 6);
+	assert_int_equal(hb.last_avail_idx, 6);
+	guest_free(g);
+}
+
+/* One held for many rings' worth of pops is zeroed; the newest held run is still rewound. */
+static void
+test_hand_back_long_held(void **state)
+{
+	struct guest *g = guest_new(8, 100);
+	struct qsync_hand_back hb;
+	struct qsync_buf b[8];
+	bool notify;
+
+	(void)state;
+	for (uint16_t i = 0; i < 8; i++)
+		guest_post_good(g, i);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 8), 8);
+	/* Head 0 stays held; 1..7 go round and round. */
+	for (int round = 0; round < 10; round++) {
+		for (int i = 1; i < 8; i++)
+			qsync_vring_complete(g->vr, b[i].slot, 64);
+		assert_int_equal(qsync_vring_flush(g->vr, &notify), 7);
+		for (uint16_t h = 1; h < 8; h++)
+			guest_post_good(g, h);
+		assert_int_equal(qsync_vring_pop(g->vr, b + 1, 7), 7);
+	}
+	/* The first four of the last round filled, the last three held with head 0. */
+	for (int i = 1; i < 5; i++)
+		qsync_vring_complete(g->vr, b[i].slot, 65);
+
+	qsync_vring_hand_back(g->vr, &hb);
+	assert_int_equal(hb.rewound, 3);
+	assert_int_equal(hb.zeroed, 1);
+	assert_int_equal(hb.last_avail_idx, (uint16_t)(100 + 8 + 70 - 3));
+	assert_int_equal(hb.last_used_idx, hb.last_avail_idx);
+	assert_int_equal(g->used->idx, hb.last_used_idx);
+	assert_used(g, (uint16_t)(hb.last_used_idx - 1), 0, 0);
+	assert_used(g, (uint16_t)(hb.last_used_idx - 2), 4, 65);
+	assert_int_equal(qsync_vring_pop(g->vr, b, 8), 3);
+	assert_int_equal(b[0].head, 5);
+	assert_int_equal(b[2].head, 7);
+	guest_free(g);
+}
+
+/* A rejected entry before held ones is published; the held run after it is rewound. */
 static void
 test_hand_back_after_reject(void **state)
 {
@@ -839,6 +1162,29 @@ test_hand_back_after_reject(void **state)
 	guest_free(g);
 }
 
+/* A rejected entry after the held one ends the run: the held one cannot be rewound. */
+static void
+test_hand_back_reject_last(void **state)
+{
+	struct guest *g = guest_new(16, 0);
+	struct qsync_hand_back hb;
+	struct qsync_buf b[4];
+
+	(void)state;
+	guest_post_good(g, 4);
+	guest_post(g, 3, GPA0, BUF_LEN, 0); /* read-only */
+	assert_int_equal(qsync_vring_pop(g->vr, b, 4), 1);
+	qsync_vring_hand_back(g->vr, &hb);
+	assert_int_equal(hb.rewound, 0);
+	assert_int_equal(hb.zeroed, 1);
+	assert_int_equal(hb.last_avail_idx, 2);
+	assert_int_equal(hb.last_used_idx, 2);
+	assert_int_equal(g->used->idx, 2);
+	assert_used(g, 0, 3, 0);
+	assert_used(g, 1, 4, 0);
+	guest_free(g);
+}
+
 static void
 test_hand_back_nothing(void **state)
 {
@@ -852,6 +1198,7 @@ test_hand_back_nothing(void **state)
 	assert_false(hb.notify);
 	assert_int_equal(hb.last_avail_idx, 42);
 	assert_int_equal(hb.last_used_idx, 42);
+	assert_int_equal(g->used->idx, 42);
 	guest_free(g);
 }
 
@@ -867,17 +1214,23 @@ main(void)
 		cmocka_unit_test(test_pop_huge_len_capped),
 		cmocka_unit_test(test_pop_reject_alone),
 		cmocka_unit_test(test_avail_jump),
-		cmocka_unit_test(test_pop_slots_full),
+		cmocka_unit_test(test_pop_ring_full),
 		cmocka_unit_test(test_pop_pa_mode),
-		cmocka_unit_test(test_out_of_order),
+		cmocka_unit_test(test_completion_order),
 		cmocka_unit_test(test_complete_clamps),
+		cmocka_unit_test(test_held_buffer_blocks_nothing),
 		cmocka_unit_test(test_wraparound),
+		cmocka_unit_test(test_hostile_guest_model),
 		cmocka_unit_test(test_notify_flags),
 		cmocka_unit_test(test_notify_event_idx),
 		cmocka_unit_test(test_hand_back_rewind),
 		cmocka_unit_test(test_hand_back_all_held),
+		cmocka_unit_test(test_hand_back_split),
 		cmocka_unit_test(test_hand_back_zero),
+		cmocka_unit_test(test_hand_back_zero_avail_order),
+		cmocka_unit_test(test_hand_back_long_held),
 		cmocka_unit_test(test_hand_back_after_reject),
+		cmocka_unit_test(test_hand_back_reject_last),
 		cmocka_unit_test(test_hand_back_nothing),
 	};
 
