@@ -69,12 +69,12 @@ struct region {
 	uint64_t *pm; /* the model's copy of the pagemap entries of its pages */
 };
 
+/* The model's record of a buffer given to the VF, by the slot id the ring chose. */
 struct mslot {
 	bool held; /* given to the VF, not completed */
-	bool done; /* completed (or rejected), not published */
 	uint16_t head;
-	uint32_t len;
 	uint32_t max_len;
+	uint64_t seq; /* its avail entry's number since the bind */
 };
 
 struct world {
@@ -92,15 +92,17 @@ struct world {
 	struct qsync_vring *vr;
 
 	/* model */
-	uint16_t last_avail;
-	uint16_t last_used;
+	uint64_t avail_seq;  /* avail entries popped since the bind (its low 16 bits: last avail) */
+	uint16_t last_avail; /* next avail entry to pop */
+	uint16_t last_used;  /* next used entry to write */
+	uint16_t used_idx;   /* used->idx as the last flush published it */
 	uint16_t signalled;
 	bool signalled_valid;
 	bool event_idx;
 	uint32_t min_len;
 	struct qsync_vring_stats stats;
-	struct mslot *slots;
-	uint16_t *held; /* slot positions given to the VF, in no particular order */
+	struct mslot *slots; /* by slot id */
+	uint16_t *held;	     /* slot ids given to the VF, in no particular order */
 	uint32_t nheld;
 
 	/* the guest's own bookkeeping */
@@ -452,7 +454,8 @@ ring_build(struct fuzz_input *in, struct world *w)
 		return false;
 	}
 	w->mask = size - 1;
-	w->last_avail = w->last_used = p.last_avail_idx;
+	w->last_avail = w->last_used = w->used_idx = p.last_avail_idx;
+	w->avail_seq = p.last_avail_idx;
 	w->event_idx = p.features & (UINT64_C(1) << VIRTIO_RING_F_EVENT_IDX);
 	w->min_len = (p.features & ((UINT64_C(1) << VIRTIO_NET_F_MRG_RXBUF) |
 				    (UINT64_C(1) << VIRTIO_F_VERSION_1))
@@ -474,17 +477,56 @@ check_state(const struct world *w)
 {
 	const struct qsync_vring *vr = w->vr;
 
-	FUZZ_CHECK(vr->last_avail_idx == w->last_avail && vr->last_used_idx == w->last_used,
-		   "indices avail %u used %u, model %u %u", vr->last_avail_idx, vr->last_used_idx,
-		   w->last_avail, w->last_used);
-	FUZZ_CHECK(qsync_vring_in_flight(vr) <= w->size, "in flight %u > ring size %u",
-		   qsync_vring_in_flight(vr), w->size);
+	FUZZ_CHECK(vr->last_avail_idx == w->last_avail && vr->last_used_idx == w->last_used &&
+			   vr->used_idx == w->used_idx,
+		   "indices avail %u used %u published %u, model %u %u %u", vr->last_avail_idx,
+		   vr->last_used_idx, vr->used_idx, w->last_avail, w->last_used, w->used_idx);
+	FUZZ_CHECK(qsync_vring_in_flight(vr) == w->nheld && w->nheld <= w->size,
+		   "in flight %u, model %u, ring size %u", qsync_vring_in_flight(vr), w->nheld,
+		   w->size);
+	/* Popped but unpublished entries (held, or written and not flushed) fit in the used ring:
+	 * a used entry never lands on one the guest has not been shown yet. */
+	FUZZ_CHECK((uint16_t)(w->last_avail - w->used_idx) <= w->size,
+		   "%u avail entries popped beyond used->idx, ring size %u",
+		   (uint16_t)(w->last_avail - w->used_idx), w->size);
 	FUZZ_CHECK(vr->stats.bad_ring == w->stats.bad_ring &&
 			   vr->stats.bad_desc == w->stats.bad_desc &&
 			   vr->stats.desc_too_small == w->stats.desc_too_small,
 		   "stats bad_ring %lu bad_desc %lu too_small %lu, model %lu %lu %lu",
 		   vr->stats.bad_ring, vr->stats.bad_desc, vr->stats.desc_too_small,
 		   w->stats.bad_ring, w->stats.bad_desc, w->stats.desc_too_small);
+}
+
+/* The used ring as an operation must leave it: @p want starts as a copy taken before it. */
+static uint8_t want_used[sizeof(struct vring_used) + 8 * 32768 + 2];
+
+static void
+want_begin(const struct world *w)
+{
+	memcpy(want_used, w->used, w->used_bytes);
+}
+
+/* The model writes the next used entry (seen by the guest at the next flush). */
+static void
+want_used_entry(struct world *w, uint16_t head, uint32_t len)
+{
+	struct vring_used *u = (struct vring_used *)want_used;
+
+	u->ring[w->last_used & w->mask].id = head;
+	u->ring[w->last_used & w->mask].len = len;
+	w->last_used++;
+}
+
+/* Every byte of the used ring is what the model says: the entries it wrote, used->idx only
+ * moved by a flush, nothing else touched. */
+static void
+want_check(const struct world *w, const char *op)
+{
+	FUZZ_CHECK(
+		memcmp(want_used, w->used, w->used_bytes) == 0,
+		"%s: the used ring differs from the model (an entry, used->idx, or bytes it must "
+		"not write)",
+		op);
 }
 
 /* ---- the guest ---- */
@@ -709,49 +751,52 @@ op_pop(struct fuzz_input *in, struct world *w)
 	uint16_t idx = w->avail->idx;
 	uint16_t cnt = (uint16_t)(idx - w->last_avail);
 	uint16_t budget, nwant = 0, ngot;
+	uint64_t seqs[MAX_POP];
 
-	/* model first: the call only writes slots and our stats, never the guest's rings */
+	/* model first: the call writes only used entries, slots and our stats */
+	want_begin(w);
 	if (cnt > w->size) {
 		w->stats.bad_ring++;
 		cnt = 0;
 	}
-	budget = (uint16_t)(w->size - model_in_flight(w));
+	/* never more popped beyond used->idx than the ring holds */
+	budget = (uint16_t)(w->size - (uint16_t)(w->last_avail - w->used_idx));
 	if (cnt < budget)
 		budget = cnt;
 	while (nwant < n && budget > 0) {
-		uint16_t pos = w->last_avail & w->mask;
-		uint16_t head = w->avail->ring[pos];
-		struct mslot *s = &w->slots[pos];
+		uint16_t head = w->avail->ring[w->last_avail & w->mask];
 
 		budget--;
+		if (model_desc_ok(w, head, &want[nwant]))
+			seqs[nwant++] = w->avail_seq;
+		else
+			want_used_entry(w, head, 0); /* rejected: back to the guest, empty */
+		w->avail_seq++;
 		w->last_avail++;
-		FUZZ_CHECK(!s->held && !s->done, "model: slot %u reused while in flight", pos);
-		s->head = head;
-		if (model_desc_ok(w, head, &want[nwant])) {
-			want[nwant].slot = pos;
-			s->held = true;
-			s->max_len = want[nwant].len;
-			w->held[w->nheld++] = pos;
-			nwant++;
-		} else {
-			s->done = true;
-			s->len = 0;
-			s->max_len = 0;
-		}
 	}
 
 	ngot = qsync_vring_pop(w->vr, got, n);
 	tally.given += ngot;
 	FUZZ_CHECK(ngot == nwant, "pop %u returned %u, model %u", n, ngot, nwant);
+	want_check(w, "pop");
 	for (uint16_t i = 0; i < ngot; i++) {
-		FUZZ_CHECK(
-			got[i].hva == want[i].hva && got[i].iova == want[i].iova &&
-				got[i].len == want[i].len && got[i].head == want[i].head &&
-				got[i].slot == want[i].slot,
-			"pop[%u]: hva 0x%lx iova 0x%lx len %u head %u slot %u; model 0x%lx 0x%lx "
-			"%u %u %u",
-			i, got[i].hva, got[i].iova, got[i].len, got[i].head, got[i].slot,
-			want[i].hva, want[i].iova, want[i].len, want[i].head, want[i].slot);
+		struct mslot *s;
+
+		FUZZ_CHECK(got[i].hva == want[i].hva && got[i].iova == want[i].iova &&
+				   got[i].len == want[i].len && got[i].head == want[i].head,
+			   "pop[%u]: hva 0x%lx iova 0x%lx len %u head %u; model 0x%lx 0x%lx %u %u",
+			   i, got[i].hva, got[i].iova, got[i].len, got[i].head, want[i].hva,
+			   want[i].iova, want[i].len, want[i].head);
+		/* the slot id is the ring's choice: below the ring size, not one still held */
+		FUZZ_CHECK(got[i].slot < w->size && !w->slots[got[i].slot].held,
+			   "pop[%u]: slot %u (ring size %u) %s", i, got[i].slot, w->size,
+			   got[i].slot < w->size ? "is still held" : "out of range");
+		s = &w->slots[got[i].slot];
+		s->held = true;
+		s->head = got[i].head;
+		s->max_len = got[i].len;
+		s->seq = seqs[i];
+		w->held[w->nheld++] = got[i].slot;
 		check_buf(w, &got[i]);
 	}
 }
@@ -774,16 +819,18 @@ pick_used_len(struct fuzz_input *in, const struct mslot *s)
 static void
 complete_one(struct fuzz_input *in, struct world *w, uint32_t i)
 {
-	uint16_t pos = w->held[i];
-	struct mslot *s = &w->slots[pos];
+	uint16_t id = w->held[i];
+	struct mslot *s = &w->slots[id];
 	uint32_t len = pick_used_len(in, s);
 
-	/* any order: the slot a buffer was popped into identifies it */
-	qsync_vring_complete(w->vr, pos, len);
+	/* any order: the used entry is written in completion order, never claiming more than
+	 * the descriptor holds */
+	want_begin(w);
+	want_used_entry(w, s->head, len < s->max_len ? len : s->max_len);
+	qsync_vring_complete(w->vr, id, len);
 	tally.completed++;
+	want_check(w, "complete");
 	s->held = false;
-	s->done = true;
-	s->len = len < s->max_len ? len : s->max_len;
 	w->held[i] = w->held[--w->nheld];
 }
 
@@ -804,62 +851,33 @@ model_notify(struct world *w)
 		uint16_t old = w->signalled;
 		bool valid = w->signalled_valid;
 
-		w->signalled = w->last_used;
+		w->signalled = w->used_idx;
 		w->signalled_valid = true;
 		/* virtio 1.x 2.7.10: notify when used->idx passed used_event since the last one */
 		return !valid ||
-		       (uint16_t)(w->last_used - event - 1) < (uint16_t)(w->last_used - old);
+		       (uint16_t)(w->used_idx - event - 1) < (uint16_t)(w->used_idx - old);
 	}
 	return !(w->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-/*
- * Flush, checked against the model: the used entries it publishes are exactly the done slots
- * following last_used, in order, and nothing else in the used ring changes.
- */
 static uint16_t
 checked_flush(struct world *w, bool *notify)
 {
-	static uint8_t before[sizeof(struct vring_used) + 8 * 32768 + 2];
-	struct vring_used *old = (struct vring_used *)before;
-	uint16_t start = w->last_used, n = 0, got;
+	uint16_t n = (uint16_t)(w->last_used - w->used_idx), got;
 	bool want_notify = false;
 
-	memcpy(before, w->used, w->used_bytes);
-	while ((uint16_t)(w->last_used + n) != w->last_avail) {
-		struct mslot *s = &w->slots[(uint16_t)(w->last_used + n) & w->mask];
-
-		if (!s->done)
-			break;
-		FUZZ_CHECK(s->len <= s->max_len, "model: len %u > max %u", s->len, s->max_len);
-		n++;
+	want_begin(w);
+	if (n > 0) {
+		((struct vring_used *)want_used)->idx = w->last_used;
+		w->used_idx = w->last_used;
+		want_notify = model_notify(w);
 	}
-
 	got = qsync_vring_flush(w->vr, notify);
 	tally.published += got;
 	FUZZ_CHECK(got == n, "flush published %u, model %u", got, n);
 	FUZZ_CHECK(n <= w->size, "published %u > ring size", n);
-	for (uint16_t i = 0; i < n; i++) {
-		uint16_t pos = (uint16_t)(start + i) & w->mask;
-		struct mslot *s = &w->slots[pos];
-
-		FUZZ_CHECK(w->used->ring[pos].id == s->head && w->used->ring[pos].len == s->len,
-			   "used[%u] = {%u, %u}, model {%u, %u}", pos, w->used->ring[pos].id,
-			   w->used->ring[pos].len, s->head, s->len);
-		old->ring[pos] = w->used->ring[pos];
-		s->done = false;
-	}
-	if (n > 0) {
-		w->last_used = (uint16_t)(start + n);
-		FUZZ_CHECK(w->used->idx == w->last_used,
-			   "used->idx %u, want %u (moved from %u by %u)", w->used->idx,
-			   w->last_used, start, n);
-		old->idx = w->used->idx;
-		want_notify = model_notify(w);
-	}
-	/* Entries in [old idx, new idx) changed; every other byte of the used ring is as before. */
-	FUZZ_CHECK(memcmp(before, w->used, w->used_bytes) == 0,
-		   "flush wrote outside the entries it published");
+	/* used->idx moved forward by exactly what was written since the last flush */
+	want_check(w, "flush");
 	FUZZ_CHECK(*notify == want_notify, "notify %d, model %d", *notify, want_notify);
 	return n;
 }
@@ -872,75 +890,57 @@ op_flush(struct world *w)
 	checked_flush(w, &notify);
 }
 
+static int
+seq_cmp(const void *a, const void *b, void *arg)
+{
+	const struct mslot *slots = arg;
+	uint64_t x = slots[*(const uint16_t *)a].seq, y = slots[*(const uint16_t *)b].seq;
+
+	return (x > y) - (x < y);
+}
+
 static void
 op_hand_back(struct world *w)
 {
-	static uint8_t before[sizeof(struct vring_used) + 8 * 32768 + 2];
-	struct vring_used *expect = (struct vring_used *)before;
 	struct qsync_hand_back out;
-	bool notify = false, all_held = true;
-	uint16_t held, rewound = 0, zeroed = 0, start = w->last_used;
+	bool notify = false;
+	uint32_t run = 0;
 
-	/* Model, on a copy of the used ring: publish what is done, then either rewind over the
-	 * held slots (when they are the most recently popped) or complete them with length 0 and
-	 * publish again. */
-	memcpy(before, w->used, w->used_bytes);
-	while (w->last_used != w->last_avail && w->slots[w->last_used & w->mask].done) {
-		struct mslot *s = &w->slots[w->last_used & w->mask];
-
-		expect->ring[w->last_used & w->mask].id = s->head;
-		expect->ring[w->last_used & w->mask].len = s->len;
-		s->done = false;
-		w->last_used++;
-	}
-	if (w->last_used != start)
+	/* Model: the held buffers by age; the newest ones that are also the last avail entries
+	 * popped are rewound (read again next time), every other one is completed empty, oldest
+	 * first; then one flush publishes it all. */
+	want_begin(w);
+	qsort_r(w->held, w->nheld, sizeof(w->held[0]), seq_cmp, w->slots);
+	while (run < w->nheld &&
+	       w->slots[w->held[w->nheld - 1 - run]].seq == w->avail_seq - 1 - run)
+		run++;
+	for (uint32_t i = 0; i < w->nheld - run; i++)
+		want_used_entry(w, w->slots[w->held[i]].head, 0);
+	for (uint32_t i = 0; i < w->nheld; i++)
+		w->slots[w->held[i]].held = false;
+	w->avail_seq -= run;
+	w->last_avail = (uint16_t)w->avail_seq;
+	FUZZ_CHECK(w->last_avail == w->last_used, "model: hand back leaves %u in flight",
+		   model_in_flight(w));
+	if (w->last_used != w->used_idx) {
+		((struct vring_used *)want_used)->idx = w->last_used;
+		w->used_idx = w->last_used;
 		notify = model_notify(w);
-	held = model_in_flight(w);
-	for (uint16_t i = 0; i < held; i++) {
-		if (w->slots[(uint16_t)(w->last_used + i) & w->mask].done)
-			all_held = false;
 	}
-	if (all_held) {
-		w->last_avail -= held;
-		rewound = held;
-		for (uint16_t i = 0; i < held; i++)
-			w->slots[(uint16_t)(w->last_used + i) & w->mask].held = false;
-	} else {
-		for (uint16_t i = 0; i < held; i++) {
-			uint16_t pos = (uint16_t)(w->last_used + i) & w->mask;
-			struct mslot *s = &w->slots[pos];
-
-			if (!s->done) {
-				s->len = 0;
-				zeroed++;
-			}
-			expect->ring[pos].id = s->head;
-			expect->ring[pos].len = s->len;
-			s->held = false;
-			s->done = false;
-		}
-		w->last_used = w->last_avail;
-		if (held > 0)
-			notify |= model_notify(w);
-	}
-	if (w->last_used != start)
-		expect->idx = w->last_used;
-	w->nheld = 0;
 
 	qsync_vring_hand_back(w->vr, &out);
 	tally.rewound += out.rewound;
 	tally.zeroed += out.zeroed;
-	FUZZ_CHECK(out.rewound == rewound && out.zeroed == zeroed,
-		   "hand back rewound %u zeroed %u, model %u %u", out.rewound, out.zeroed, rewound,
-		   zeroed);
+	FUZZ_CHECK(out.rewound == run && out.zeroed == w->nheld - run,
+		   "hand back rewound %u zeroed %u, model %u %u", out.rewound, out.zeroed, run,
+		   w->nheld - run);
+	w->nheld = 0;
 	FUZZ_CHECK(out.last_avail_idx == w->last_avail && out.last_used_idx == w->last_used &&
 			   out.last_avail_idx == out.last_used_idx,
 		   "hand back indices %u %u, model %u", out.last_avail_idx, out.last_used_idx,
 		   w->last_avail);
 	FUZZ_CHECK(out.notify == notify, "hand back notify %d, model %d", out.notify, notify);
-	FUZZ_CHECK(memcmp(before, w->used, w->used_bytes) == 0,
-		   "hand back: used ring differs from the model (entries, idx or bytes it must not "
-		   "write)");
+	want_check(w, "hand back");
 }
 
 static void
