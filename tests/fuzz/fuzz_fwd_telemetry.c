@@ -264,6 +264,23 @@ static struct fwd_instance inst;
 static struct fwd_config cfg;
 static struct qsync_queue zcq[FWD_MAX_RELAYS][FWD_MAX_QUEUES];
 
+/* Each relay's mbuf pool, as far as telemetry sees it: how many mbufs are out. The pointers
+ * are only compared, never dereferenced. */
+static char fake_pool[FWD_MAX_RELAYS];
+static unsigned int fake_in_use[FWD_MAX_RELAYS];
+
+unsigned int __wrap_rte_mempool_in_use_count(const struct rte_mempool *mp);
+
+unsigned int
+__wrap_rte_mempool_in_use_count(const struct rte_mempool *mp)
+{
+	const char *p = (const char *)mp;
+
+	FUZZ_CHECK(p >= fake_pool && p < fake_pool + FWD_MAX_RELAYS,
+		   "in-use count of a pool no relay has");
+	return fake_in_use[p - fake_pool];
+}
+
 static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
 
 /* 1..max-1 characters of @chars, unique among the first @i relays' names if @unique. */
@@ -324,6 +341,10 @@ instance_build(struct fuzz_input *in)
 		atomic_init(&r->connects, fuzz_u64(in));
 		atomic_init(&r->disconnects, fuzz_u64(in));
 		atomic_init(&r->connections_refused, fuzz_u64(in));
+		atomic_init(&r->messages_refused, fuzz_u64(in));
+		atomic_init(&r->connections_failed, fuzz_u64(in));
+		r->pool = (struct rte_mempool *)&fake_pool[i];
+		fake_in_use[i] = fuzz_u32(in);
 		r->port.port_id = fuzz_u16(in); /* no EAL, no port: stats_get fails */
 		snprintf(r->port.driver, sizeof(r->port.driver), "%s",
 			 fuzz_u8(in) & 1 ? "net_iavf" : "net_null");
@@ -398,6 +419,9 @@ check_relays(struct rte_tel_data *d, bool have)
 		want_u64(rd, "connects", atomic_load(&r->connects));
 		want_u64(rd, "disconnects", atomic_load(&r->disconnects));
 		want_u64(rd, "connections_refused", atomic_load(&r->connections_refused));
+		want_u64(rd, "messages_refused", atomic_load(&r->messages_refused));
+		want_u64(rd, "connections_failed", atomic_load(&r->connections_failed));
+		want_u64(rd, "mbufs_in_use", fake_in_use[i]);
 	}
 }
 

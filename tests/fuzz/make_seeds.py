@@ -567,8 +567,10 @@ class TelemetrySeed(QsyncSeed):
         self.u8(queues - 1)
         self.u8(1)
         self.u8(vid)
-        for v in (0x130afffa7, 3, 2, 1):  # features, connects, disconnects, refused
+        # features, connects, disconnects, connections and messages refused, failed
+        for v in (0x130afffa7, 3, 2, 1, 5, 1):
             self.u64(v)
+        self.u32(4096)  # mbufs in use
         self.u16(0)
         self.u8(1)  # net_iavf
         for q in range(queues):
