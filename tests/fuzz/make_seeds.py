@@ -15,12 +15,15 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where corpus/ and regress/ are written: here, or the directory given with --out (scripts/fuzz
+# writes a fresh copy elsewhere to check that the checked-in seeds are not stale).
+OUT = HERE
 
 
 def write(harness, name, data, where='corpus'):
     """corpus/: seeds. regress/: reproducers of findings, replayed by `meson test --suite fuzz`
     and used as seeds by scripts/fuzz."""
-    d = os.path.join(HERE, where, harness)
+    d = os.path.join(OUT, where, harness)
     os.makedirs(d, exist_ok=True)
     if isinstance(data, str):
         data = data.encode()
@@ -702,7 +705,12 @@ def telemetry_seeds():
 
 
 def main():
-    which = set(sys.argv[1:])
+    global OUT
+    args = sys.argv[1:]
+    if args[:1] == ['--out']:
+        OUT = args[1]
+        args = args[2:]
+    which = set(args)
     for name, fn in (('fwd_config', config_seeds), ('hw_offload', offload_seeds),
                      ('qsync_vring', qsync_seeds), ('fwd_telemetry', telemetry_seeds)):
         if not which or name in which:
