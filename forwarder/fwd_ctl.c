@@ -79,6 +79,7 @@ fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q
 	atomic_init(&fq->zc_req,
 		    r->cfg->zero_copy == FWD_ZC_ON ? FWD_ZC_REQ_PARK : FWD_ZC_REQ_COPY);
 	atomic_init(&fq->zc_busy, 0);
+	atomic_init(&fq->zc_give, 0);
 	atomic_init(&fq->zc_want_copy, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_rebind, false);
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);

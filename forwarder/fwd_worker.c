@@ -127,13 +127,19 @@ fwd_queue_poll_zc(struct fwd_queue *q, int vid, int redirect)
 			tx_idle = t == 0;
 		}
 	}
+	/* Ordered before busy = 0: whoever sees the window over sees the give pending. */
+	if (taken != 0 || n_moved != 0)
+		atomic_store_explicit(&q->zc_give, 1, memory_order_relaxed);
 	atomic_store_explicit(&q->zc_busy, 0, memory_order_release);
 	/* Host mbufs: the port may be stopped meanwhile, they stay valid. */
-	if (taken != 0)
-		vhost_copy_rx_give(q, vid, pkts, taken);
-	if (unlikely(n_moved != 0)) {
-		fwd_queue_give_redirected(q, vid, moved, n_moved);
-		n += n_moved;
+	if (taken != 0 || n_moved != 0) {
+		if (taken != 0)
+			vhost_copy_rx_give(q, vid, pkts, taken);
+		if (unlikely(n_moved != 0)) {
+			fwd_queue_give_redirected(q, vid, moved, n_moved);
+			n += n_moved;
+		}
+		atomic_store_explicit(&q->zc_give, 0, memory_order_release);
 	}
 	if (tx_idle)
 		vhost_copy_tx_idle(q, vid);

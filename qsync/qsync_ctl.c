@@ -795,6 +795,19 @@ qsync_ctl_bind(struct fwd_queue *fq, int vid)
 		pthread_mutex_unlock(&r->zc_lock);
 		return ret == -EAGAIN ? -EAGAIN : -EPERM;
 	}
+	/*
+	 * The copy path's enqueue into the guest runs after the worker's window
+	 * and writes the very ring a binding takes over: parked (no new one can
+	 * start), wait for none to be under way. Not by waiting here, under
+	 * zc_lock: that enqueue may wait for a vring lock librte_vhost holds while
+	 * its pre-handler waits for zc_lock. Try again on the next tick instead.
+	 */
+	qsync_park_req(fq, FWD_ZC_REQ_PARK);
+	if (atomic_load_explicit(&fq->zc_give, memory_order_acquire) != 0) {
+		qsync_fall_back(fq, QSYNC_FB_NONE);
+		pthread_mutex_unlock(&r->zc_lock);
+		return -EAGAIN;
+	}
 	qsync_apply_locked(r, qsync_bound_mask(r) | QSYNC_BIT(fq->qid), &a);
 	ret = qq->vr != NULL && qq->zc ? 0 : (a.retry & QSYNC_BIT(fq->qid)) ? -EAGAIN : -EPERM;
 	pthread_mutex_unlock(&r->zc_lock);

@@ -58,8 +58,11 @@ struct qsync_queue {
 	uint32_t n_free;
 	uint32_t n_shells;
 
-	/* Buffers popped for an allocation that could not be served whole. */
-	struct qsync_buf stash[QSYNC_STASH_MAX];
+	/*
+	 * Buffers popped for an allocation that could not be served whole, and
+	 * (at the front) second buffers of scattered frames going back to the VF.
+	 */
+	struct qsync_buf stash[QSYNC_STASH_MAX + FWD_BURST_MAX];
 	uint16_t n_stash;
 
 	/* Binding (valid while vr != NULL). */

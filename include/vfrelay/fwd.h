@@ -92,6 +92,13 @@ struct fwd_queue {
 	struct qsync_queue *zc;
 	_Atomic uint32_t zc_req;      /**< enum fwd_zc_req; control: wo, worker: ro */
 	_Atomic uint32_t zc_busy;     /**< worker: wo, control: ro */
+	/*
+	 * The worker is giving the guest frames it took in copy mode (librte_vhost's
+	 * enqueue, after the window: it may wait for the vring's lock). Set inside the
+	 * window, cleared when the enqueue returns. A bind must not start while it is
+	 * set: the enqueue writes the ring zero copy is about to own. worker: wo.
+	 */
+	_Atomic uint32_t zc_give;
 	_Atomic uint32_t zc_want_copy; /**< enum qsync_fallback; worker: wo, control: rw */
 	atomic_bool zc_rebind;        /**< a (re)bind should be tried; vhost: wo, control: rw */
 	_Atomic uint32_t zc_reason;   /**< enum qsync_fallback now in force; telemetry: ro */

@@ -26,6 +26,7 @@
 	X(rx_packets)           /* frames delivered to the guest RX ring */                        \
 	X(rx_bytes)             /* their bytes (without virtio-net header) */                      \
 	X(rx_zc_packets)        /* ...of which the VF wrote straight into guest memory */          \
+	X(rx_zc_tail_packets)   /* ...and of those, frames whose tail was copied (buffer unit) */  \
 	X(rx_copy_packets)      /* ...of which this process copied */                              \
 	X(rx_copy_bytes)        /* bytes this process memcpy'd into guest buffers */               \
 	X(rx_drop_no_guest_buf) /* read from the VF but the guest had no room */                   \

@@ -52,9 +52,11 @@ static struct guest *
 guest_new_feat(uint16_t size, uint16_t start_idx, uint64_t features)
 {
 	struct guest *g = calloc(1, sizeof(*g));
-	struct {
+	/* A union: rte_vhost_memory ends in a flexible array. */
+	union {
 		struct rte_vhost_memory m;
-		struct rte_vhost_mem_region r[2];
+		uint8_t room[sizeof(struct rte_vhost_memory) +
+			     2 * sizeof(struct rte_vhost_mem_region)];
 	} t = {0};
 	struct qsync_vring_params p = {0};
 
@@ -71,12 +73,12 @@ guest_new_feat(uint16_t size, uint16_t start_idx, uint64_t features)
 	assert_true(g->desc && g->avail && g->used && g->mem0 && g->mem1);
 
 	t.m.nregions = 2;
-	t.r[0].guest_phys_addr = GPA0;
-	t.r[0].size = REGION_SIZE;
-	t.r[0].host_user_addr = (uintptr_t)g->mem0;
-	t.r[1].guest_phys_addr = GPA1;
-	t.r[1].size = REGION_SIZE;
-	t.r[1].host_user_addr = (uintptr_t)g->mem1;
+	t.m.regions[0].guest_phys_addr = GPA0;
+	t.m.regions[0].size = REGION_SIZE;
+	t.m.regions[0].host_user_addr = (uintptr_t)g->mem0;
+	t.m.regions[1].guest_phys_addr = GPA1;
+	t.m.regions[1].size = REGION_SIZE;
+	t.m.regions[1].host_user_addr = (uintptr_t)g->mem1;
 	g->xlate = qsync_xlate_create(&t.m, QSYNC_IOVA_VA, -1);
 	assert_non_null(g->xlate);
 	g->desc[size].addr = GPA0;
@@ -501,9 +503,10 @@ test_pop_pa_mode(void **state)
 	const uint64_t frames[4] = {0x100, 0x101, 0x500, 0};
 	char path[] = "/tmp/qsync-pagemap-XXXXXX";
 	struct guest *g = guest_new(16, 0);
-	struct {
+	/* A union: rte_vhost_memory ends in a flexible array. */
+	union {
 		struct rte_vhost_memory m;
-		struct rte_vhost_mem_region r[1];
+		uint8_t room[sizeof(struct rte_vhost_memory) + sizeof(struct rte_vhost_mem_region)];
 	} t = {0};
 	struct qsync_vring_params p = {0};
 	struct qsync_xlate *x;
@@ -521,9 +524,9 @@ test_pop_pa_mode(void **state)
 				 sizeof(e));
 	}
 	t.m.nregions = 1;
-	t.r[0].guest_phys_addr = GPA0;
-	t.r[0].size = 4 * ps;
-	t.r[0].host_user_addr = hva;
+	t.m.regions[0].guest_phys_addr = GPA0;
+	t.m.regions[0].size = 4 * ps;
+	t.m.regions[0].host_user_addr = hva;
 	x = qsync_xlate_create(&t.m, QSYNC_IOVA_PA, fd);
 	close(fd);
 	assert_non_null(x);
@@ -826,7 +829,7 @@ test_hostile_guest_model(void **state)
 static uint16_t
 pop_complete_flush(struct guest *g, uint16_t n, bool *notify)
 {
-	struct qsync_buf b[16];
+	struct qsync_buf b[16] = {0}; /* the pop fills n; gcc -O3 cannot see that */
 	uint16_t got;
 
 	for (uint16_t i = 0; i < n; i++)
