@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The vfrelay authors
 """Write the seed corpora in tests/fuzz/corpus/<harness>/ (checked in; run again after changing
-how a harness reads its input, then commit what changed).
+how a harness reads its input, then commit what changed). --check says whether the checked-in
+seeds are what it would write now: they follow lists in the headers (counters, fallback
+reasons), and a stale seed silently stops reaching what it was written for.
 
 Binary seeds are encoded here in the order each harness reads its bytes, so every seed is a
 meaningful starting point: a valid ring and memory table with traffic, real frames, real
@@ -15,8 +17,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# Where corpus/ and regress/ are written: here, or the directory given with --out (scripts/fuzz
-# writes a fresh copy elsewhere to check that the checked-in seeds are not stale).
+# Where corpus/ and regress/ are written: here, or a temporary directory for --check.
 OUT = HERE
 
 
@@ -704,17 +705,41 @@ def telemetry_seeds():
     write('fwd_telemetry', 'relays_long_vf', bytes(t.b), where='regress')
 
 
-def main():
+def check():
+    """--check: are the checked-in seeds what this script writes now? (0 yes, 1 no)"""
     global OUT
-    args = sys.argv[1:]
-    if args[:1] == ['--out']:
-        OUT = args[1]
-        args = args[2:]
-    which = set(args)
+    import filecmp
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix='vfr-seeds.') as tmp:
+        OUT = tmp
+        generate(set())
+        stale = []
+        for where in ('corpus', 'regress'):
+            for root, _, files in os.walk(os.path.join(tmp, where)):
+                for f in files:
+                    new = os.path.join(root, f)
+                    old = os.path.join(HERE, os.path.relpath(new, tmp))
+                    if not os.path.exists(old) or not filecmp.cmp(new, old, shallow=False):
+                        stale.append(os.path.relpath(old, HERE))
+    for f in stale:
+        print(f'stale seed: tests/fuzz/{f}', file=sys.stderr)
+    if stale:
+        print('run tests/fuzz/make_seeds.py and commit the seeds it writes', file=sys.stderr)
+    return 1 if stale else 0
+
+
+def generate(which):
     for name, fn in (('fwd_config', config_seeds), ('hw_offload', offload_seeds),
                      ('qsync_vring', qsync_seeds), ('fwd_telemetry', telemetry_seeds)):
         if not which or name in which:
             fn()
+
+
+def main():
+    args = sys.argv[1:]
+    if args == ['--check']:
+        sys.exit(check())
+    generate(set(args))
 
 
 if __name__ == '__main__':
