@@ -33,6 +33,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -395,6 +396,20 @@ class Proc:
         return self.p.returncode
 
 
+# A sanitizer's report in a process log (ASan, LSan, UBSan: scripts/test runs the suite on a
+# sanitized build): the daemon is wrong even when the scenario's own checks passed.
+_SANITIZER_REPORT = re.compile(r'^(==\d+==ERROR: \w+Sanitizer|\S+:\d+:\d+: runtime error: )',
+                               re.MULTILINE)
+
+
+def sanitizer_report(text, limit=60):
+    """The first sanitizer report in @text (at most @limit lines), or None."""
+    m = _SANITIZER_REPORT.search(text)
+    if m is None:
+        return None
+    return '\n'.join(text[m.start():].splitlines()[:limit])
+
+
 # --------------------------------------------------------------------------
 # Telemetry
 
@@ -496,6 +511,9 @@ class Env:
             port.close()
         for p in reversed(self.procs):
             p.stop()
+        reports = [(p, r) for p in self.procs if (r := sanitizer_report(p.log_text()))]
+        for p, r in reports:
+            print(f'----- sanitizer report in {p.name} ({p.log_path}) -----\n{r}', flush=True)
         if self.veth:
             self.veth.destroy()
         self._clean_runtime_dirs()
@@ -503,6 +521,8 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
         signal.signal(signal.SIGTERM, _sigterm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if reports and etype is None:
+            raise Fail('sanitizer report in ' + ', '.join(p.name for p, _ in reports))
         return False
 
     def _clean_runtime_dirs(self):
