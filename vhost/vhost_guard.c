@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +65,12 @@ vhost_guard_slot_write(struct vhost_guard_slot *s, int relay, uintptr_t start, s
 	atomic_store_explicit(&s->len, len, memory_order_relaxed);
 	atomic_store_explicit(&s->relay, relay, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, q + 2, memory_order_release);
+}
+
+static bool
+vhost_guard_slot_used(const struct vhost_guard_slot *s)
+{
+	return atomic_load_explicit(&s->relay, memory_order_relaxed) >= 0;
 }
 
 static void
@@ -125,9 +132,10 @@ vhost_guard_report(unsigned int relay, const char *name)
 	uint64_t n = atomic_load_explicit(&vhost_guard_faults_of[relay], memory_order_relaxed);
 
 	if (n != vhost_guard_reported[relay])
-		VFR_LOG_LIMITED(WARNING, "%s: the front-end truncated guest memory under us: %" PRIu64
-				" region(s) replaced with zero pages", name,
-				n - vhost_guard_reported[relay]);
+		VFR_LOG_LIMITED(WARNING,
+				"%s: the front-end truncated guest memory under us: %" PRIu64
+				" region(s) replaced with zero pages",
+				name, n - vhost_guard_reported[relay]);
 	vhost_guard_reported[relay] = n;
 }
 
@@ -160,8 +168,7 @@ vhost_guard_set(unsigned int relay, const char *name, int vid)
 
 		if (mr->mmap_addr == NULL || mr->mmap_size == 0)
 			continue;
-		while (slot < VHOST_GUARD_SLOTS &&
-		       atomic_load_explicit(&vhost_guard_slots[slot].relay, memory_order_relaxed) >= 0)
+		while (slot < VHOST_GUARD_SLOTS && vhost_guard_slot_used(&vhost_guard_slots[slot]))
 			slot++;
 		if (slot == VHOST_GUARD_SLOTS) {
 			ret = -ENOSPC;

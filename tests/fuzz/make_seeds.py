@@ -592,7 +592,6 @@ class TelemetrySeed(QsyncSeed):
             if zero_copy != 'off':
                 self.u64(5)
                 self.u32(6)
-                self.u16(7)
                 self.u16(512)
                 self.u8(q % QSYNC_FB_N)
                 for f in range(QSYNC_FB_N):
