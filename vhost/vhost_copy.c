@@ -27,20 +27,23 @@ static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
 /*
  * librte_vhost stops at a descriptor it refuses (a chain loop, an address
  * outside guest memory...) and says nothing: the ring stays stuck until the
- * guest resets it. A ring with buffers posted that gave nothing this many
- * polls in a row counts as one stuck episode (a message in flight makes it
- * refuse for a moment too).
+ * guest resets it. An episode counts once per run of refusals. TX: polls of
+ * a ring with frames posted, many per millisecond, where a message in flight
+ * refuses for a moment too. RX: a burst of real frames given to a ring that
+ * had buffers posted a moment before (the same lock decides both): the first
+ * refusal already is one.
  */
-#define VHOST_COPY_STUCK_POLLS 4096
+#define VHOST_COPY_TX_STUCK_POLLS 4096
+#define VHOST_COPY_RX_STUCK_GIVES 1
 
 static inline void
-vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck)
+vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck, uint32_t run)
 {
 	if (likely(!stuck)) {
 		*polls = 0;
 		return;
 	}
-	if (++*polls == VHOST_COPY_STUCK_POLLS)
+	if (++*polls == run)
 		(*episodes)++;
 }
 
@@ -107,7 +110,8 @@ vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_
 	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 
-	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0);
+	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0,
+			      VHOST_COPY_RX_STUCK_GIVES);
 	/* Enqueue is in order: the first `sent` frames reached the guest. */
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -244,5 +248,6 @@ vhost_copy_tx_idle(struct fwd_queue *q, int vid)
 {
 	/* avail_entries waits for the vring lock: never inside a zero-copy busy window. */
 	vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
-			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
+			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0,
+			      VHOST_COPY_TX_STUCK_POLLS);
 }

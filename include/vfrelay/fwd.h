@@ -143,6 +143,7 @@ struct fwd_relay {
 	/** Connections that closed before their device ever ran (vhost-events: rw). */
 	_Atomic uint64_t connections_failed;
 	bool conn_ran;                /**< the current connection's device ran (vhost-events) */
+	int conn_fd;                  /**< its socket, -1 if none (vhost-events) */
 	bool guard_closing;           /**< closing while the device runs (vhost-events) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
