@@ -351,6 +351,20 @@ def check_roundtrip(port, frames, expect=macswap, window=32, what='frames'):
 # Processes
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the child is SIGKILLed when the test dies. meson's timeout kills the
+    test's process group, which a child in its own session escapes: a busy-polling vfrelay
+    or testpmd left behind would slow every later test on two cores."""
+    parent = os.getppid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class Proc:
     """A background process whose stdout+stderr go to a log file."""
 
@@ -362,7 +376,8 @@ class Proc:
         self._logf.write(('$ ' + ' '.join(cmd) + '\n').encode())
         self._logf.flush()
         self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._logf,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=die_with_parent)
         self.pid = self.p.pid
 
     def alive(self):
