@@ -70,6 +70,8 @@ import wire as W  # noqa: E402
 GUEST = os.environ.get('VFR_GUEST', os.path.join(V.BUILD_DIR, 'tests', 'guest', 'vfr-guest'))
 PMDPROBE = os.environ.get('HWLAB_PMDPROBE', os.path.join(V.BUILD_DIR, 'hwlab', 'hwlab-pmdprobe'))
 
+# Host directories L1 gets empty (tmpfs) instead of the host's.
+L1_TMPFS = ('/tmp', '/run', '/var/tmp', '/var/log', '/root')
 CACHE = os.environ.get('HWLAB_CACHE', os.path.expanduser('~/.cache/vfrelay/hwlab'))
 QEMU_PACKAGES = ['qemu-system-x86', 'qemu-system-data', 'qemu-system-common', 'seabios']
 BACKPORTS = 'deb http://deb.debian.org/debian bookworm-backports main\n'
@@ -99,7 +101,7 @@ scratch=$(sed -n 's/.*hwlab.scratch=\([^ ]*\).*/\1/p' /proc/cmdline)
 mkdir -p /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 hostroot /newroot \
 	|| { echo "init: cannot mount the host's /"; poweroff -f; }
-for d in tmp run var/tmp var/log root; do mount -t tmpfs -o mode=0755 tmp /newroot/$d; done
+for d in L1_TMPFS; do mount -t tmpfs -o mode=0755 tmp /newroot/$d; done
 chmod 1777 /newroot/tmp /newroot/var/tmp
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
@@ -113,7 +115,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 scratch /newroot$scrat
 	|| echo "init: cannot mount the scratch share at $scratch"
 echo "init: $(uname -r), $(nproc) cpu(s), switching to the host's userland"
 exec switch_root /newroot /bin/sh -c "$(cat /agent.sh)"
-'''.replace('MODULES', ' '.join(MODULES))
+'''.replace('MODULES', ' '.join(MODULES)).replace('L1_TMPFS', ' '.join(d[1:] for d in L1_TMPFS))
 
 # The agent, run by the host's /bin/sh as PID 1 in the new root: one request per line,
 # "<id> <command>", the output streamed back, then "@@END <id> <rc>" (qemutest.Agent).
@@ -622,9 +624,15 @@ def main(argv):
     if os.geteuid() != 0:
         log('SKIP: the lab needs root')
         return V.SKIP
-    for exe in (V.VFRELAY, GUEST):
+    for exe in (V.VFRELAY, GUEST, PMDPROBE, V.SOURCE_ROOT):
         if not os.access(exe, os.X_OK):
             log(f'FAIL: {exe} not found (build first)')
+            return 1
+        # L1 sees the host's / but mounts fresh tmpfs over these (see INIT).
+        real = os.path.realpath(exe)
+        hidden = [d for d in L1_TMPFS if real == d or real.startswith(d + '/')]
+        if hidden:
+            log(f'FAIL: {real} lies under {hidden[0]}, which L1 does not share: build elsewhere')
             return 1
     names = a.scenarios
     if os.environ.get('HWLAB_SCENARIOS'):
