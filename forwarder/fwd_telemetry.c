@@ -25,6 +25,8 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include <vfrelay/vhost_backend.h>
+
 #include "fwd_priv.h"
 
 static pthread_mutex_t fwd_telemetry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -164,6 +166,7 @@ fwd_telemetry_relays_locked(struct fwd_instance *inst, const char *params, struc
 		rte_tel_data_add_dict_u64(
 			rd, "connections_failed",
 			atomic_load_explicit(&r->connections_failed, memory_order_relaxed));
+		rte_tel_data_add_dict_u64(rd, "guest_memory_faults", vhost_guard_faults(r->index));
 		/* Host mbufs of the relay out of its pool now: what a leak would grow. */
 		rte_tel_data_add_dict_u64(rd, "mbufs_in_use", rte_mempool_in_use_count(r->pool));
 		/*
@@ -193,7 +196,6 @@ FWD_TELEMETRY_HANDLER(relays)
 struct fwd_telemetry_zc {
 	uint64_t bad_desc;
 	uint64_t desc_too_small;
-	uint64_t bad_ring;
 	uint64_t fallbacks[QSYNC_FB_N];
 };
 
@@ -204,7 +206,6 @@ fwd_telemetry_add_zc(struct rte_tel_data *d, const struct fwd_telemetry_zc *z)
 
 	rte_tel_data_add_dict_u64(d, "rx_bad_desc", z->bad_desc);
 	rte_tel_data_add_dict_u64(d, "rx_desc_too_small", z->desc_too_small);
-	rte_tel_data_add_dict_u64(d, "rx_bad_ring", z->bad_ring);
 	for (unsigned int f = 1; f < QSYNC_FB_N; f++) {
 		snprintf(key, sizeof(key), "rx_zc_fallback_%s", qsync_fallback_name(f));
 		rte_tel_data_add_dict_u64(d, key, z->fallbacks[f]);
@@ -255,7 +256,6 @@ fwd_telemetry_stats_locked(struct fwd_instance *inst, const char *params, struct
 			qsync_queue_counters(q->zc, &c);
 			z.bad_desc = c.bad_desc;
 			z.desc_too_small = c.desc_too_small;
-			z.bad_ring = c.bad_ring;
 			for (unsigned int f = 0; f < QSYNC_FB_N; f++)
 				z.fallbacks[f] = q->zc_fallbacks[f];
 			rte_tel_data_add_dict_string(qd, "zc_state",
@@ -265,7 +265,6 @@ fwd_telemetry_stats_locked(struct fwd_instance *inst, const char *params, struct
 			fwd_telemetry_add_zc(qd, &z);
 			zc_total.bad_desc += z.bad_desc;
 			zc_total.desc_too_small += z.desc_too_small;
-			zc_total.bad_ring += z.bad_ring;
 			for (unsigned int f = 0; f < QSYNC_FB_N; f++)
 				zc_total.fallbacks[f] += z.fallbacks[f];
 			any_zc = true;

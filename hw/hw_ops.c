@@ -60,12 +60,14 @@ static const struct hw_ops hw_ops_mlx5 = {
  * wrote buffers after they were handed back); dev_stop frees every ring
  * (igb_dev_clear_queues); SRRCTL.BSIZEPKT in 1 KiB units, scatter turned on by
  * the PMD when the frame exceeds it, continuation segments at the headroom of
- * their own buffer; rx_intr_enable -ENOTSUP.
+ * their own buffer; rx_intr_enable -ENOTSUP. dev_stop forgets (does not free) the
+ * head of a frame it had not finished assembling (ixgbe, i40e, iavf free theirs).
  */
 static const struct hw_ops hw_ops_igbvf = {
 	.name = "igbvf",
 	.known = true,
 	.rx_release = HW_RX_RELEASE_PORT,
+	.rx_stop_forgets_partial = true, /* lab guest_kill: 1 shell after dev_stop */
 	.rx_buf_align = 1024,
 	.rx_intr = false,
 };

@@ -50,6 +50,9 @@
 #include "qsync_priv.h"
 
 #define QSYNC_BIT(q) (1u << (q))
+/* Shells a port stop may forget (rx_stop_forgets_partial): the head of a frame of at most
+ * two segments, the most zero copy lets a frame take (qsync_check_features). */
+#define QSYNC_FORGOTTEN_MAX 1u
 
 /*
  * Keep the worker off the RX side (PARK) or the whole queue pair (PARK_ALL);
@@ -140,6 +143,35 @@ static bool
 qsync_shells_back(const struct qsync_queue *qq)
 {
 	return qq->n_free == qq->n_shells;
+}
+
+static void
+qsync_reclaim_one(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
+{
+	RTE_SET_USED(arg);
+	RTE_SET_USED(idx);
+	/* Handed to the PMD and never returned: back through the pool, as if freed. */
+	if (qsync_shell_of(obj)->bound)
+		rte_mempool_put(mp, obj);
+}
+
+/*
+ * After a port stop, a PMD that forgets an unfinished frame's head (igb)
+ * still has it out of our pool: at most that many shells, which the NIC has
+ * written and will not write again (their descriptors were done). Take them
+ * back rather than keep the queue stuck for good.
+ */
+static void
+qsync_reclaim_forgotten(struct fwd_relay *relay, struct qsync_queue *qq)
+{
+	unsigned int held = qq->n_shells - qq->n_free;
+
+	if (held == 0 || held > QSYNC_FORGOTTEN_MAX || relay->port.started ||
+	    !relay->port.ops->rx_stop_forgets_partial)
+		return;
+	rte_mempool_obj_iter(qsync_queue_pool(qq), qsync_reclaim_one, NULL);
+	VFR_LOG(INFO, "%s: took back %u guest buffer(s) the PMD forgot at its stop (an "
+		"unfinished frame)", relay->cfg->name, held - (qq->n_shells - qq->n_free));
 }
 
 /*
@@ -447,6 +479,8 @@ qsync_apply_port(struct fwd_relay *relay, uint32_t final, struct qsync_apply *a)
 		bool stuck = false;
 
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
+			if (bound & QSYNC_BIT(i))
+				qsync_reclaim_forgotten(relay, relay->queues[i].zc);
 			if ((bound & QSYNC_BIT(i)) && !qsync_shells_back(relay->queues[i].zc)) {
 				qsync_mark_stuck(&relay->queues[i]);
 				stuck = true;
@@ -882,6 +916,5 @@ qsync_queue_counters(const struct qsync_queue *qq, struct qsync_queue_counters *
 		return;
 	out->bad_desc = qq->bad_desc;
 	out->desc_too_small = qq->desc_too_small;
-	out->bad_ring = qq->bad_ring;
 	out->shells_held = qq->n_shells - qq->n_free;
 }

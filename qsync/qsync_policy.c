@@ -66,7 +66,12 @@ qsync_check_features(const struct fwd_queue *fq, uint64_t features)
 		return QSYNC_FB_vf_holds_buffers;
 	if (!r->port.ops->known && r->cfg->zero_copy_unknown_vf != FWD_ZC_UNKNOWN_PORT_STOP)
 		return QSYNC_FB_vf_unknown;
-	if (qq != NULL && frame > qq->buf_size)
+	/*
+	 * A frame longer than one VF buffer is scattered over two and its tail
+	 * copied into the first guest buffer (qsync_rx.c); three are not handled.
+	 * A software VF writes one buffer whatever it is given: rx_max_write.
+	 */
+	if (qq != NULL && frame > (r->port.rx_max_write != 0 ? 1u : 2u) * qq->buf_size)
 		return QSYNC_FB_mtu_exceeds_buf;
 	return QSYNC_FB_NONE;
 }

@@ -58,8 +58,11 @@ struct qsync_queue {
 	uint32_t n_free;
 	uint32_t n_shells;
 
-	/* Buffers popped for an allocation that could not be served whole. */
-	struct qsync_buf stash[QSYNC_STASH_MAX];
+	/*
+	 * Buffers popped for an allocation that could not be served whole, and
+	 * (at the front) second buffers of scattered frames going back to the VF.
+	 */
+	struct qsync_buf stash[QSYNC_STASH_MAX + FWD_BURST_MAX];
 	uint16_t n_stash;
 
 	/* Binding (valid while vr != NULL). */
@@ -75,7 +78,6 @@ struct qsync_queue {
 	/* Guest misbehaviour, accumulated from each binding's ring (worker: wo). */
 	uint64_t bad_desc;
 	uint64_t desc_too_small;
-	uint64_t bad_ring;
 };
 
 /* Guest memory of a relay (qsync_mem.c, control side, under the relay's zc_lock). */

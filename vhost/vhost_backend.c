@@ -27,6 +27,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/vhost.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,7 @@ VFR_LOG_REGISTER();
 
 /* vhost-user request ids (the message struct is private to librte_vhost). */
 enum {
+	VB_MSG_GET_FEATURES = 1,
 	VB_MSG_SET_FEATURES = 2,
 	VB_MSG_SET_OWNER = 3,
 	VB_MSG_SET_MEM_TABLE = 5,
@@ -58,18 +60,28 @@ enum {
 	VB_MSG_SET_VRING_NUM = 8,
 	VB_MSG_SET_VRING_ADDR = 9,
 	VB_MSG_SET_VRING_BASE = 10,
+	VB_MSG_GET_VRING_BASE = 11,
 	VB_MSG_SET_VRING_KICK = 12,
 	VB_MSG_SET_VRING_CALL = 13,
 	VB_MSG_SET_VRING_ERR = 14,
+	VB_MSG_GET_PROTOCOL_FEATURES = 15,
 	VB_MSG_SET_PROTOCOL_FEATURES = 16,
+	VB_MSG_GET_QUEUE_NUM = 17,
 	VB_MSG_SET_VRING_ENABLE = 18,
 	VB_MSG_SEND_RARP = 19,
 	VB_MSG_NET_SET_MTU = 20,
 	VB_MSG_SET_SLAVE_REQ_FD = 21,
+	VB_MSG_GET_CONFIG = 24,
+	VB_MSG_POSTCOPY_ADVISE = 28,
 	VB_MSG_GET_INFLIGHT_FD = 31,
 	VB_MSG_SET_INFLIGHT_FD = 32,
+	VB_MSG_GET_MAX_MEM_SLOTS = 36,
+	VB_MSG_GET_STATUS = 40,
 	VB_MSG_LAST = 40, /* VHOST_USER_GET_STATUS: the last request librte_vhost 22.11 knows */
 };
+
+/* Message flags (u32 after the request): the front-end wants an ack. */
+#define VB_MSG_FLAG_NEED_REPLY (1u << 3)
 
 /* A front-end gets this long to finish a message, or to read a reply, before it is cut off. */
 #define VB_SOCKET_TIMEOUT_S 2
@@ -89,6 +101,9 @@ void
 vhost_backend_init(const struct vhost_backend_env *env)
 {
 	vb_env = *env;
+	if (vhost_guard_init() != 0)
+		VFR_LOG(WARNING, "cannot install the SIGBUS guard: a front-end that truncates "
+			"guest memory can kill the process");
 }
 
 static struct fwd_relay *
@@ -155,6 +170,16 @@ vhost_backend_want_rebind(struct fwd_relay *relay, int qid)
 		vhost_backend_wake_ctl();
 }
 
+/* The copy path checks the guest's avail index against the ring's size. */
+static void
+vhost_backend_note_rx_size(struct fwd_queue *q, int vid)
+{
+	struct rte_vhost_vring vr;
+
+	if (rte_vhost_get_vhost_vring(vid, q->qid * 2, &vr) == 0)
+		atomic_store_explicit(&q->rx_vring_size, vr.size, memory_order_relaxed);
+}
+
 static int
 vhost_backend_new_device(int vid)
 {
@@ -186,6 +211,7 @@ vhost_backend_new_device(int vid)
 		 */
 		rte_vhost_enable_guest_notification(vid, 2 * i, 0);
 		rte_vhost_enable_guest_notification(vid, 2 * i + 1, 0);
+		vhost_backend_note_rx_size(q, vid);
 		atomic_store_explicit(&q->vid, vid, memory_order_release);
 	}
 	/* The control thread tries zero copy; until then the copy path serves. */
@@ -234,6 +260,10 @@ vhost_backend_destroy_device(int vid)
 	rte_rcu_qsbr_synchronize(vb_env.qsv, RTE_QSBR_THRID_INVALID);
 	/* A sleeping worker lets go of the kick fds it waits on (its own duplicates). */
 	fwd_relay_wake_workers(relay);
+	/* The connection is closing: librte_vhost unmaps guest memory next. */
+	if (relay->guard_closing)
+		vhost_guard_clear(relay->index, relay->cfg->name);
+	relay->guard_closing = false;
 	atomic_fetch_add_explicit(&relay->disconnects, 1, memory_order_relaxed);
 	vhost_backend_post(relay, FWD_EV_GUEST_DOWN, vid, 0, 0, 0);
 }
@@ -256,8 +286,12 @@ vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
 		if (vring & 1) {
 			atomic_store_explicit(&q->tx_enabled, enable != 0, memory_order_relaxed);
 		} else {
+			int running = atomic_load_explicit(&relay->vid, memory_order_relaxed);
+
 			if (!enable)
 				qsync_ctl_quiesce(q, QSYNC_FB_NONE, true);
+			if (enable && running == vid)
+				vhost_backend_note_rx_size(q, vid); /* re-sized while stopped */
 			atomic_store_explicit(&q->rx_enabled, enable != 0, memory_order_relaxed);
 			if (enable)
 				vhost_backend_want_rebind(relay, qid);
@@ -323,6 +357,50 @@ vhost_backend_refuse(struct fwd_relay *relay, uint32_t req, const uint8_t *m)
 	return true;
 }
 
+/* Does librte_vhost answer @p req (flags @p flags)? */
+static bool
+vhost_backend_msg_replies(uint32_t req, uint32_t flags)
+{
+	switch (req) {
+	case VB_MSG_GET_FEATURES:
+	case VB_MSG_GET_VRING_BASE:
+	case VB_MSG_GET_PROTOCOL_FEATURES:
+	case VB_MSG_GET_QUEUE_NUM:
+	case VB_MSG_GET_CONFIG:
+	case VB_MSG_POSTCOPY_ADVISE:
+	case VB_MSG_GET_MAX_MEM_SLOTS:
+	case VB_MSG_GET_STATUS:
+		return true;
+	default:
+		return (flags & VB_MSG_FLAG_NEED_REPLY) != 0;
+	}
+}
+
+/*
+ * A front-end that sends requests and never reads the replies: librte_vhost
+ * ignores a reply it could not send, so each would hold the event thread
+ * (every relay's control plane) for the send timeout, message after message.
+ * Once the connection has no room for a reply, close it: the request fails
+ * without an ack (which would block again) and librte_vhost drops the
+ * connection.
+ */
+static bool
+vhost_backend_replies_unread(struct fwd_relay *relay, uint32_t req, uint8_t *m)
+{
+	struct pollfd pfd = {.fd = relay->conn_fd, .events = POLLOUT};
+	uint32_t flags;
+
+	memcpy(&flags, m + 4, sizeof(flags));
+	if (relay->conn_fd < 0 || !vhost_backend_msg_replies(req, flags) || poll(&pfd, 1, 0) != 0)
+		return false;
+	flags &= ~VB_MSG_FLAG_NEED_REPLY;
+	memcpy(m + 4, &flags, sizeof(flags));
+	atomic_fetch_add_explicit(&relay->messages_refused, 1, memory_order_relaxed);
+	VFR_LOG_LIMITED(WARNING, "%s: the vhost-user front-end does not read its replies "
+			"(request %u): connection closed", relay->cfg->name, req);
+	return true;
+}
+
 /*
  * Before librte_vhost applies a message. For the messages it applies with
  * every vring lock held (the list in vhost_user_msg_handler()), quiesce what
@@ -351,13 +429,15 @@ vhost_backend_pre_msg(int vid, void *msg)
 	/* SET_VRING_ADDR's index is a bare u32; SET_VRING_ENABLE's likewise. */
 	index &= 0xff;
 
-	if (vhost_backend_refuse(relay, req, m))
+	if (vhost_backend_refuse(relay, req, m) || vhost_backend_replies_unread(relay, req, msg))
 		return RTE_VHOST_MSG_RESULT_ERR;
 	switch (req) {
 	case VB_MSG_SET_MEM_TABLE:
 		qsync_ctl_detach(relay, true);
 		vhost_backend_want_rebind(relay, -1);
 		fwd_relay_wake_workers(relay);
+		/* librte_vhost unmaps the old regions (every vring lock held: no worker in). */
+		vhost_guard_clear(relay->index, relay->cfg->name);
 		break;
 	case VB_MSG_SET_VRING_ADDR:
 		if (index % 2 == 0 && index / 2 < relay->n_queues) {
@@ -480,6 +560,9 @@ vhost_backend_post_msg(int vid, void *msg)
 						  memory_order_relaxed);
 			return RTE_VHOST_MSG_RESULT_ERR;
 		}
+		if (vhost_guard_set(relay->index, relay->cfg->name, vid) != 0)
+			VFR_LOG_LIMITED(WARNING, "%s: guest memory not guarded (no slot free)",
+					relay->cfg->name);
 		break;
 	default:
 		break;
@@ -513,16 +596,22 @@ vhost_backend_socket_at(int fd, const char *path, bool peer)
 	       strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0;
 }
 
-static void
+/* @return the connected socket at @p path (the connection just accepted), or -1. */
+static int
 vhost_backend_guard_sockets(const char *path)
 {
+	int conn = -1;
 	const struct timeval tv = {.tv_sec = VB_SOCKET_TIMEOUT_S};
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
 
 	if (d == NULL)
-		return;
+		return -1;
 	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_un peer;
+		socklen_t plen = sizeof(peer);
+		struct timeval old;
+		socklen_t olen = sizeof(old);
 		struct stat st;
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
@@ -534,10 +623,19 @@ vhost_backend_guard_sockets(const char *path)
 		if (!vhost_backend_socket_at((int)fd, path, false) &&
 		    !vhost_backend_socket_at((int)fd, path, true))
 			continue;
+		/*
+		 * The new connection: connected (the listening socket has no peer),
+		 * and no timeout yet (an older one closing has one from its scan).
+		 */
+		if (getpeername((int)fd, (struct sockaddr *)&peer, &plen) == 0 &&
+		    getsockopt((int)fd, SOL_SOCKET, SO_SNDTIMEO, &old, &olen) == 0 &&
+		    old.tv_sec == 0 && old.tv_usec == 0)
+			conn = (int)fd;
 		setsockopt((int)fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt((int)fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
 	closedir(d);
+	return conn;
 }
 
 /*
@@ -575,7 +673,7 @@ vhost_backend_new_connection(int vid)
 			relay->cfg->name);
 		return -1;
 	}
-	vhost_backend_guard_sockets(path);
+	relay->conn_fd = vhost_backend_guard_sockets(path);
 	for (uint16_t i = 0; i < relay->n_queues; i++) {
 		atomic_store_explicit(&relay->queues[i].rx_enabled, false, memory_order_relaxed);
 		atomic_store_explicit(&relay->queues[i].tx_enabled, false, memory_order_relaxed);
@@ -599,7 +697,16 @@ vhost_backend_destroy_connection(int vid)
 	/* A front-end that gave up, or sent what librte_vhost refuses before our hooks. */
 	if (!relay->conn_ran)
 		atomic_fetch_add_explicit(&relay->connections_failed, 1, memory_order_relaxed);
+	/*
+	 * librte_vhost unmaps guest memory after this; a running device is
+	 * destroyed first and still in use until then (destroy_device clears).
+	 */
+	if (atomic_load_explicit(&relay->vid, memory_order_acquire) == vid)
+		relay->guard_closing = true;
+	else
+		vhost_guard_clear(relay->index, relay->cfg->name);
 	atomic_store_explicit(&vb_conns[vid], NULL, memory_order_release);
+	relay->conn_fd = -1;
 	atomic_compare_exchange_strong_explicit(&relay->conn_vid, &expected, -1,
 						memory_order_acq_rel, memory_order_relaxed);
 }
@@ -729,6 +836,7 @@ vhost_backend_register(struct fwd_relay *relay, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	relay->registered = true;
+	relay->conn_fd = -1;
 	atomic_store_explicit(&relay->conn_vid, -1, memory_order_relaxed);
 	atomic_store_explicit(&vb_relays[relay->index], relay, memory_order_release);
 
@@ -819,6 +927,7 @@ vhost_backend_unregister(struct fwd_relay *relay)
 							memory_order_acq_rel, memory_order_relaxed);
 	}
 	atomic_store_explicit(&relay->conn_vid, -1, memory_order_release);
+	relay->conn_fd = -1;
 	if (relay->cfg->vhost_mode == FWD_VHOST_SERVER)
 		unlink(relay->cfg->vhost);
 }

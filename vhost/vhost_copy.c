@@ -27,20 +27,23 @@ static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
 /*
  * librte_vhost stops at a descriptor it refuses (a chain loop, an address
  * outside guest memory...) and says nothing: the ring stays stuck until the
- * guest resets it. A ring with buffers posted that gave nothing this many
- * polls in a row counts as one stuck episode (a message in flight makes it
- * refuse for a moment too).
+ * guest resets it. An episode counts once per run of refusals. TX: polls of
+ * a ring with frames posted, many per millisecond, where a message in flight
+ * refuses for a moment too. RX: a burst of real frames given to a ring that
+ * had buffers posted a moment before (the same lock decides both): the first
+ * refusal already is one.
  */
-#define VHOST_COPY_STUCK_POLLS 4096
+#define VHOST_COPY_TX_STUCK_POLLS 4096
+#define VHOST_COPY_RX_STUCK_GIVES 1
 
 static inline void
-vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck)
+vhost_copy_note_stuck(uint32_t *polls, uint64_t *episodes, bool stuck, uint32_t run)
 {
 	if (likely(!stuck)) {
 		*polls = 0;
 		return;
 	}
-	if (++*polls == VHOST_COPY_STUCK_POLLS)
+	if (++*polls == run)
 		(*episodes)++;
 }
 
@@ -59,7 +62,22 @@ vhost_copy_count_notification(void)
 uint16_t
 vhost_copy_rx_room(struct fwd_queue *q, int vid)
 {
-	return rte_vhost_avail_entries(vid, q->qid * 2);
+	uint16_t room = rte_vhost_avail_entries(vid, q->qid * 2);
+	uint16_t size = atomic_load_explicit(&q->rx_vring_size, memory_order_relaxed);
+
+	/*
+	 * librte_vhost trusts avail->idx: an index more than a ring ahead (or
+	 * behind) would make it reuse heads the guest never re-posted. Feed
+	 * such a ring nothing until the guest resets it; count each episode.
+	 */
+	if (unlikely(room > size && size != 0)) {
+		if (!q->rx_ring_broken)
+			q->stats.rx_bad_ring++;
+		q->rx_ring_broken = true;
+		return 0;
+	}
+	q->rx_ring_broken = false;
+	return room;
 }
 
 uint16_t
@@ -92,7 +110,8 @@ vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, uint16_
 	sent = rte_vhost_enqueue_burst(vid, vring, pkts, n);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 
-	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0);
+	vhost_copy_note_stuck(&q->rx_stuck_polls, &q->stats.rx_ring_stuck, sent == 0,
+			      VHOST_COPY_RX_STUCK_GIVES);
 	/* Enqueue is in order: the first `sent` frames reached the guest. */
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -131,6 +150,30 @@ vhost_copy_drop_at(struct rte_mbuf **pkts, uint16_t n, uint16_t i)
 	return n - 1;
 }
 
+/*
+ * librte_vhost consumes a descriptor it cannot make a frame of (no room for
+ * the header, a copy that failed) and says nothing: its avail index moves
+ * further than the frames it returns. Read lock-free, by the only thread
+ * that moves it; a control change in between shows as a step out of range.
+ */
+static inline uint16_t
+vhost_copy_dequeue(struct fwd_queue *q, int vid, struct rte_mbuf **pkts)
+{
+	uint16_t vring = q->qid * 2 + 1;
+	uint16_t a0, a1, u;
+	uint16_t taken;
+	bool known = rte_vhost_get_vring_base(vid, vring, &a0, &u) == 0;
+
+	taken = rte_vhost_dequeue_burst(vid, vring, q->pool, pkts, q->burst);
+	if (known && rte_vhost_get_vring_base(vid, vring, &a1, &u) == 0) {
+		uint16_t consumed = (uint16_t)(a1 - a0);
+
+		if (unlikely(consumed > taken) && consumed <= q->burst)
+			q->stats.tx_bad_desc += consumed - taken;
+	}
+	return taken;
+}
+
 unsigned int
 vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 {
@@ -142,7 +185,7 @@ vhost_copy_tx_burst(struct fwd_queue *q, int vid)
 	uint16_t ok;
 
 	RTE_PER_LCORE(vhost_copy_cur) = q;
-	taken = rte_vhost_dequeue_burst(vid, q->qid * 2 + 1, q->pool, pkts, q->burst);
+	taken = vhost_copy_dequeue(q, vid, pkts);
 	RTE_PER_LCORE(vhost_copy_cur) = NULL;
 	if (taken == 0)
 		return 0;
@@ -205,5 +248,6 @@ vhost_copy_tx_idle(struct fwd_queue *q, int vid)
 {
 	/* avail_entries waits for the vring lock: never inside a zero-copy busy window. */
 	vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
-			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0);
+			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0,
+			      VHOST_COPY_TX_STUCK_POLLS);
 }

@@ -21,7 +21,7 @@
 #define FWD_MAX_QUEUES 16      /**< queue pairs per relay */
 #define FWD_MAX_LCORES 64      /**< entries in `lcores` */
 #define FWD_NAME_MAX 32        /**< instance and relay names, with NUL */
-#define FWD_DEVARGS_MAX 256    /**< `vf` device string, with NUL */
+#define FWD_DEVARGS_MAX 128    /**< `vf` device string, with NUL (what telemetry can carry) */
 #define FWD_SOCKET_PATH_MAX 108 /**< sizeof(sockaddr_un.sun_path) */
 #define FWD_EAL_ARGS_MAX 512   /**< `eal`, with NUL */
 #define FWD_MTU_MIN 68

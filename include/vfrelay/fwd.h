@@ -92,6 +92,7 @@ struct fwd_queue {
 	/* vhost-events: wo, worker: ro. Guest enabled the vring. */
 	atomic_bool rx_enabled;
 	atomic_bool tx_enabled;
+	_Atomic uint16_t rx_vring_size; /* the guest RX ring's size at its enable, 0: unknown */
 	/* vhost-events: wo before publishing vid, worker: ro. */
 	bool guest_csum;              /**< guest accepts partial checksums (GUEST_CSUM) */
 	/* A guest interrupt a quiesce under the vring locks could not send: the vid to
@@ -129,6 +130,7 @@ struct fwd_queue {
 	/* Worker only: consecutive polls a guest ring had buffers librte_vhost would not take. */
 	uint32_t rx_stuck_polls;
 	uint32_t tx_stuck_polls;
+	bool rx_ring_broken; /* avail index over a ring ahead: counted once, not fed */
 
 	/* Worker: rw, telemetry: ro. */
 	struct fwd_queue_stats stats __rte_cache_aligned;
@@ -162,6 +164,8 @@ struct fwd_relay {
 	/** Connections that closed before their device ever ran (vhost-events: rw). */
 	_Atomic uint64_t connections_failed;
 	bool conn_ran;                /**< the current connection's device ran (vhost-events) */
+	int conn_fd;                  /**< its socket, -1 if none (vhost-events) */
+	bool guard_closing;           /**< closing while the device runs (vhost-events) */
 	_Atomic int vid;              /**< device of conn_vid while it runs, -1 otherwise */
 	_Atomic uint64_t features;    /**< negotiated virtio features of the current guest */
 	_Atomic uint64_t connects;    /**< guests that became ready, for operators */

@@ -57,6 +57,12 @@ struct hw_ops {
 	 * guest buffer at a time, whatever the ring size.
 	 */
 	bool rx_one_buffer;
+	/**
+	 * Port stop drops, without freeing, the first segments of a scattered frame
+	 * whose last segment had not arrived (igb: igb_reset_rx_queue clears
+	 * pkt_first_seg). The NIC wrote them and never will again.
+	 */
+	bool rx_stop_forgets_partial;
 	uint16_t rx_buf_align;         /**< NIC RX buffer size granularity in bytes */
 	/**
 	 * RX queue interrupts: with intr_conf.rxq the PMD gives each RX queue a file

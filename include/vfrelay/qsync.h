@@ -46,7 +46,7 @@ struct rte_mempool;
 	X(live_migration)   /* dirty logging on (VHOST_F_LOG_ALL) */                               \
 	X(guest_buf_small)  /* guest posted buffers shorter than header + VF buffer */             \
 	X(guest_ring_small) /* guest RX ring too small for the VF's smallest ring */               \
-	X(mtu_exceeds_buf)  /* a full-MTU frame does not fit one VF buffer */                      \
+	X(mtu_exceeds_buf)  /* full-MTU frame over 2 VF buffers (1, software VF) */                \
 	X(vf_no_dma)        /* the VF cannot be given guest memory for DMA */                      \
 	X(vf_holds_buffers) /* the PMD keeps RX buffers and cannot give them back */               \
 	X(vf_unknown)       /* a PMD vfrelay knows nothing of (see vf_quirks) */                   \
@@ -93,7 +93,8 @@ void qsync_queue_free(struct qsync_queue *qq);
 /**
  * VF buffer size for zero copy: the largest size, in the device's
  * granularity, that a Linux guest's smallest mergeable buffer (1536 bytes)
- * holds after the virtio-net header.
+ * holds after the virtio-net header. A longer frame spills into a second
+ * buffer and its tail is copied back into the first (qsync_rx.c).
  */
 uint16_t qsync_buf_size(uint16_t rx_buf_align);
 
@@ -198,7 +199,6 @@ bool qsync_rx_notify_owed(const struct fwd_queue *fq);
 struct qsync_queue_counters {
 	uint64_t bad_desc;
 	uint64_t desc_too_small;
-	uint64_t bad_ring;
 	uint64_t shells_held;  /**< shells the VF holds now */
 };
 void qsync_queue_counters(const struct qsync_queue *qq, struct qsync_queue_counters *out);

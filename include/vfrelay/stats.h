@@ -26,6 +26,7 @@
 	X(rx_packets)           /* frames delivered to the guest RX ring */                        \
 	X(rx_bytes)             /* their bytes (without virtio-net header) */                      \
 	X(rx_zc_packets)        /* ...of which the VF wrote straight into guest memory */          \
+	X(rx_zc_tail_packets)   /* ...and of those, frames whose tail was copied (buffer unit) */  \
 	X(rx_copy_packets)      /* ...of which this process copied */                              \
 	X(rx_copy_bytes)        /* bytes this process memcpy'd into guest buffers */               \
 	X(rx_drop_no_guest_buf) /* read from the VF but the guest had no room */                   \
@@ -34,12 +35,14 @@
 	X(rx_drop_redirect)     /* frames of this disabled queue another ring had no room for */   \
 	X(rx_csum_good)         /* delivered with the VF's checksum-good mark */                   \
 	X(rx_ring_stuck)        /* copy path: buffers posted, librte_vhost took none (a bad one) */\
+	X(rx_bad_ring)          /* avail index over a ring ahead (broken guest): ring not fed */   \
 	X(tx_packets)           /* frames from the guest sent by the VF */                         \
 	X(tx_bytes)             /* their bytes */                                                  \
 	X(tx_drop_vf_full)      /* VF TX ring stayed full after the retries */                     \
 	X(tx_drop_bad_offload)  /* guest offload request the VF and we could not honour */         \
 	X(tx_sw_csum)           /* checksums computed in software for the guest */                 \
 	X(tx_ring_stuck)        /* frames posted, librte_vhost took none (it stops at a bad one) */\
+	X(tx_bad_desc)          /* taken without making a frame (malformed, or no host mbuf) */    \
 	X(guest_notifications)  /* interrupts (eventfd writes) sent to the guest */
 
 struct fwd_queue_stats {

@@ -60,6 +60,20 @@ int vhost_backend_start(struct fwd_relay *relay, char *err, size_t errlen);
  */
 void vhost_backend_unregister(struct fwd_relay *relay);
 
+/**
+ * Guest memory truncated by its front-end (vhost_guard.c): a SIGBUS inside a
+ * registered region replaces the region with zero pages and is counted
+ * instead of killing the process. init installs the handler (once, before any
+ * guest connects); set registers the regions of @p vid's memory table for
+ * relay @p relay (replacing its previous ones), clear drops them before
+ * librte_vhost unmaps them. Event thread only. @return 0 or -errno.
+ */
+int vhost_guard_init(void);
+int vhost_guard_set(unsigned int relay, const char *name, int vid);
+void vhost_guard_clear(unsigned int relay, const char *name);
+/** Regions of relay @p relay replaced so far (any thread). */
+uint64_t vhost_guard_faults(unsigned int relay);
+
 /** VF RX queue -> guest RX vring 2*qid. @return packets taken from the VF. */
 unsigned int vhost_copy_rx_burst(struct fwd_queue *q, int vid);
 

@@ -97,6 +97,9 @@ struct vg_opts {
 		double at_s;
 	} grow[VG_MAX_GROWS];
 	unsigned int nb_grows;
+	/* --queues-at N@SEC: go down (or up) to N enabled queue pairs SEC s into the run */
+	uint16_t qat_pairs;	/* 0: not asked */
+	double qat_s;
 };
 
 /* What one --grow-mem did. */
@@ -200,6 +203,10 @@ struct vg_ctx {
 	unsigned int nb_grown;
 	atomic_uint_least64_t mem_alloc_events;	/* since start, from our mem event callback */
 	atomic_uint_least64_t mem_alloc_bytes;
+	/* queue pairs polled; --queues-at changes it */
+	uint16_t active_queues;
+	struct rte_eth_conf conf;	/* as configured, for --queues-at */
+	int qat_result;		/* 1: not done yet, else 0 or -errno */
 };
 
 static atomic_bool vg_stop_requested;	/* signal handler: wo, main loop: ro */
@@ -845,7 +852,7 @@ vg_tx_gen(struct vg_ctx *c, uint64_t now)
 	todo = RTE_MIN(todo, (uint64_t)o->burst);
 	for (i = 0; i < todo; i++) {
 		k = c->tx_gen++;
-		q = k % o->queues;
+		q = k % c->active_queues;
 		flow = k % o->flows;
 		m = vg_build(c, flow, c->tx_seq[flow]++, o->sizes[k % o->nb_sizes]);
 		if (m == NULL) {
@@ -856,7 +863,7 @@ vg_tx_gen(struct vg_ctx *c, uint64_t now)
 		if (c->nb_txb[q] == VG_MAX_BURST)
 			vg_tx_flush(c, q);
 	}
-	for (q = 0; q < o->queues; q++)
+	for (q = 0; q < c->active_queues; q++)
 		if (c->nb_txb[q] != 0)
 			vg_tx_flush(c, q);
 	return todo;
@@ -917,6 +924,9 @@ vg_port_setup(struct vg_ctx *c)
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 
+	c->conf = conf;
+	c->active_queues = o->queues;
+	c->qat_result = 1;
 	ret = rte_eth_dev_configure(c->port, o->queues, o->queues, &conf);
 	if (ret != 0)
 		goto err;
@@ -951,6 +961,30 @@ vg_link_up(uint16_t port)
 	struct rte_eth_link link;
 
 	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+/*
+ * --queues-at: what a guest driver does for `ethtool -L`. Stop the port, configure it
+ * with @n pairs (the queues above stay set up in virtio's rings, their buffers posted:
+ * virtio has no queue release, close frees them), start it: virtio's start sends
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, and virtio_user enables pairs < n and disables the
+ * others (SET_VRING_ENABLE 0) while the host keeps running.
+ */
+static int
+vg_set_queues(struct vg_ctx *c, uint16_t n)
+{
+	int ret;
+
+	for (uint16_t q = 0; q < c->active_queues; q++)
+		vg_tx_flush(c, q);
+	ret = rte_eth_dev_stop(c->port);
+	if (ret == 0)
+		ret = rte_eth_dev_configure(c->port, n, n, &c->conf);
+	if (ret == 0)
+		ret = rte_eth_dev_start(c->port);
+	if (ret == 0)
+		c->active_queues = n;
+	return ret;
 }
 
 /*
@@ -1016,8 +1050,9 @@ vg_report_json(const struct vg_ctx *c, FILE *f, double elapsed)
 			g->took_ms, g->mem_events, g->mapped, g->rx_ok_before, g->heap_before,
 			g->heap_after);
 	}
-	fprintf(f, "], \"link_up\": %s, \"elapsed_s\": %.3f}\n", c->link_up ? "true" : "false",
-		elapsed);
+	fprintf(f, "], \"active_queues\": %u, \"queues_at\": %d, \"link_up\": %s, "
+		"\"elapsed_s\": %.3f}\n", c->active_queues, c->qat_result == 1 ? 0 : c->qat_result,
+		c->link_up ? "true" : "false", elapsed);
 }
 
 /* Written to a temporary name and renamed, so a test polling for the file never reads half. */
@@ -1083,6 +1118,8 @@ vg_usage(FILE *f)
 		"  --settle-ms N         wait after closing the port before the final scan (200)\n"
 		"  --inject-stale-write  self-test: write into one buffer after freeing it\n"
 		"  --grow-mem MB@SEC     allocate MB MiB of DPDK memory SEC s into the run\n"
+		"  --queues-at N@SEC     SEC s into the run, keep N queue pairs enabled (the\n"
+		"                        others are disabled, like ethtool -L; needs cq=1)\n"
 		"                        (repeatable, up to %u); with hugepages and dynamic\n"
 		"                        memory virtio_user re-sends the memory table\n"
 		"exit: 0 clean, 1 corruption found (rx_bad, rx_oob or stale_writes),\n"
@@ -1195,11 +1232,33 @@ bad:
 	return -EINVAL;
 }
 
+/* N@SEC */
+static int
+vg_parse_queues_at(const char *arg, struct vg_opts *o)
+{
+	char buf[64], *at, *end;
+	double sec;
+
+	if (strlen(arg) >= sizeof(buf) || (at = strchr(strcpy(buf, arg), '@')) == NULL)
+		goto bad;
+	*at = '\0';
+	VG_PARSE("queues-at", buf, 1, VG_MAX_QUEUES, o->qat_pairs);
+	errno = 0;
+	sec = strtod(at + 1, &end);
+	if (errno != 0 || end == at + 1 || *end != '\0' || !(sec >= 0))
+		goto bad;
+	o->qat_s = sec;
+	return 0;
+bad:
+	fprintf(stderr, "vfr-guest: --queues-at: expected N@SEC (e.g. 1@5), got '%s'\n", arg);
+	return -EINVAL;
+}
+
 enum {
 	OPT_MODE = 256, OPT_QUEUES, OPT_RXD, OPT_TXD, OPT_BURST, OPT_MBUFS, OPT_MBUF_SIZE,
 	OPT_MTU, OPT_COUNT, OPT_SIZE, OPT_SIZES, OPT_FLOWS, OPT_RATE, OPT_DST_MAC, OPT_EXPECT,
 	OPT_DURATION, OPT_REPORT, OPT_REPOST_DELAY, OPT_IDLE, OPT_SETTLE, OPT_INJECT, OPT_GROW,
-	OPT_HELP,
+	OPT_QUEUES_AT, OPT_HELP,
 };
 
 static const struct option vg_longopts[] = {
@@ -1225,6 +1284,7 @@ static const struct option vg_longopts[] = {
 	{ "settle-ms", required_argument, NULL, OPT_SETTLE },
 	{ "inject-stale-write", no_argument, NULL, OPT_INJECT },
 	{ "grow-mem", required_argument, NULL, OPT_GROW },
+	{ "queues-at", required_argument, NULL, OPT_QUEUES_AT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1335,6 +1395,10 @@ vg_parse_args(int argc, char **argv, struct vg_opts *o)
 			if (vg_parse_grow(optarg, o) != 0)
 				return -EINVAL;
 			break;
+		case OPT_QUEUES_AT:
+			if (vg_parse_queues_at(optarg, o) != 0)
+				return -EINVAL;
+			break;
 		case OPT_HELP:
 			vg_usage(stdout);
 			exit(0);
@@ -1352,6 +1416,11 @@ vg_parse_args(int argc, char **argv, struct vg_opts *o)
 			fprintf(stderr, "vfr-guest: --grow-mem: give them in time order\n");
 			return -EINVAL;
 		}
+	if (o->qat_pairs > o->queues) {
+		fprintf(stderr, "vfr-guest: --queues-at %u: at most --queues (%u)\n", o->qat_pairs,
+			o->queues);
+		return -EINVAL;
+	}
 	if (o->tx && o->count == 0) {
 		fprintf(stderr, "vfr-guest: --mode tx needs --count N\n");
 		return -EINVAL;
@@ -1574,7 +1643,7 @@ main(int argc, char **argv)
 		n = 0;
 		if (o.tx)
 			n += vg_tx_gen(c, now);
-		for (q = 0; q < o.queues; q++)
+		for (q = 0; q < c->active_queues; q++)
 			n += vg_rx_queue(c, q, now);
 		if (c->held_head != c->held_tail)
 			vg_release_due(c, now, false);
@@ -1585,6 +1654,14 @@ main(int argc, char **argv)
 		if (c->nb_grown < o.nb_grows &&
 		    now - start >= (uint64_t)(o.grow[c->nb_grown].at_s * (double)c->hz))
 			vg_grow(c, (double)(now - start) / (double)c->hz);
+		if (o.qat_pairs != 0 && c->qat_result == 1 &&
+		    now - start >= (uint64_t)(o.qat_s * (double)c->hz)) {
+			c->qat_result = vg_set_queues(c, o.qat_pairs);
+			fprintf(stderr,
+				"vfr-guest: queues-at %.1fs: %u queue pair(s) enabled: %s\n",
+				(double)(now - start) / (double)c->hz, c->active_queues,
+				c->qat_result == 0 ? "ok" : rte_strerror(-c->qat_result));
+		}
 		if (now >= next_progress) {
 			vg_progress(c, (double)(now - start) / (double)c->hz, vg_link_up(c->port));
 			next_progress += c->hz;

@@ -37,7 +37,9 @@ Out of the protocol (each must be refused, vfrelay unharmed, counted):
                                  offset but adds the offset again to the base
   region_beyond_file             a memory region larger than its memfd, buffers in
                                  the part past the end of the file (SIGBUS)
-  file_shrunk_after_table        the memfd truncated after SET_MEM_TABLE
+  file_shrunk_after_table        the memfd truncated after SET_MEM_TABLE: vfrelay
+                                 survives the SIGBUS (the region turns to zero pages)
+                                 and counts it in guest_memory_faults
   malformed_*                    wrong sizes, stray or too many fds, unknown
                                  requests, nregions > 8 or != fds, vring index 255
 
@@ -46,8 +48,7 @@ front-end's socket) and a subset runs: the random walk, the refused message, the
 invalid ring sizes and three malformed messages.
 
 Counters: a refused message is expected in `messages_refused` of
-/vfrelay/relays (not there yet: the lead adds it); connections are in
-connects/disconnects.
+/vfrelay/relays; connections are in connects/disconnects.
 """
 
 import contextlib
@@ -392,6 +393,7 @@ def case_region_beyond_file(env):
 
 
 def case_file_shrunk(env):
+    before = env.b_info()
     mem = VU.GuestMemory([VU.Region(0, 8 << 20, name='ho-shrink')])
     fe = env.b_frontend()
     drv = VU.VirtioNet(fe, mem=mem, n_rx_bufs=300)
@@ -419,6 +421,7 @@ def case_file_shrunk(env):
     if env.died():
         raise V.Fail(f'vfrelay died ({env.died()}) writing guest memory whose file the guest '
                      f'truncated')
+    H.expect_relay_counted(env, before, 'guest_memory_faults')
 
 
 # -- malformed messages -----------------------------------------------------

@@ -17,8 +17,12 @@ anything that makes the worker wait on relay B stops relay A too.
   call_eventfd_saturated  B's call eventfds are blocking and hold 2^64 - 2: the next
                           eventfd_write(1) blocks. vfrelay must not let relay B's
                           interrupts stop the worker (relay A keeps its stream, the
-                          worker's iterations keep growing) and counts it in
-                          `guest_notify_failed` (a counter the lead adds)
+                          worker's iterations keep growing). vfrelay makes every
+                          call and kick fd non-blocking when the ring is set up (the
+                          flag is on the file description, so this test's copy turns
+                          non-blocking too): an interrupt B's fd cannot take is lost
+                          to B alone. librte_vhost's eventfd_write() reports nothing,
+                          so there is no counter to check
   call_fd_full_pipe       the same with a full pipe as B's call fd (8192 interrupts
                           fill it)
 
@@ -33,9 +37,6 @@ import time
 import hotest as H
 import vfrtest as V
 import vhostuser as VU
-
-NOTIFY_FAILED = 'guest_notify_failed'
-
 
 def worker_iterations(env):
     return V.telemetry(env.name, '/vfrelay/lcores')['1']['iterations']
@@ -199,16 +200,21 @@ def case_call_blocked(env, kind):
         stalled = it1 - it0 < 100 or a1 - a0 < 300
         after = env.b_stats()
     finally:
-        for f in release:
-            f()
-        time.sleep(0.2)
-        for f in release:
-            f()
+        # Drain what vfrelay wrote; the fds are non-blocking now (see above).
+        for _ in range(2):
+            for f in release:
+                try:
+                    f()
+                except BlockingIOError:
+                    pass
+            time.sleep(0.2)
         drv.close()
     if stalled:
         raise V.Fail(f'the worker stopped while writing relay B\'s call fd ({kind}): in '
                      f'1.5 s {it1 - it0} iterations, {a1 - a0} frames of relay A back')
-    H.expect_counted(before, after, NOTIFY_FAILED)
+    if drv.rx_frames - rx0 == 0 and after.get('rx_packets', 0) == before.get('rx_packets', 0):
+        raise V.Fail('relay B delivered nothing while its interrupts were blocked: '
+                     'the frames must still reach its ring (only the interrupt is lost)')
 
 
 def scenario():

@@ -10,12 +10,16 @@ Descriptors (K = 4 hostile entries ahead of 8 good frames):
   tx_addr_outside_memory, tx_head_out_of_range, tx_chain_loop,
   tx_indirect_table_outside, tx_indirect_len_zero, tx_len_zero (not even a
   header), tx_len_past_region_end, tx_avail_idx_jump
-      refuse_or_stop:tx_bad_desc: the hostile entries are used and nothing of
-      them leaves the VF, the 8 good frames do; or relay B's TX stops on them.
-      Either way counted (tx_bad_desc, a counter the lead adds).
+      refuse_or_stop: the hostile entries are used and nothing of them leaves
+      the VF, the 8 good frames do (counted in tx_bad_desc: librte_vhost took a
+      descriptor and made no frame of it); or relay B's TX stops on them
+      (counted in tx_ring_stuck: librte_vhost refuses the entry and takes
+      nothing after it until the guest resets the ring). tx_avail_idx_jump:
+      librte_vhost trusts the index and re-reads entries the guest already
+      had back (its own memory, nothing of the host's): only survive it.
   tx_len_near_2^32    64 descriptors of 0xfffffff0 bytes inside a 5 GiB region:
       no 4 GiB frame exists, and copying one must not cost the shared worker
-      (relay A's stream) anything: refuse_or_stop:tx_bad_desc as above.
+      (relay A's stream) anything: refuse_or_stop as above.
 
 Offload requests (VIRTIO_NET_F_CSUM negotiated, NEEDS_CSUM set):
   tx_csum_ipv6_ext_headers          IPv6, hop-by-hop and destination options, UDP
@@ -25,6 +29,10 @@ Offload requests (VIRTIO_NET_F_CSUM negotiated, NEEDS_CSUM set):
       Each frame must leave the VF with a correct UDP checksum and every other
       byte as sent, or be dropped and counted in tx_drop_bad_offload (issue 9
       item 3: the software checksum read past the frame and came out wrong).
+      tx_csum_start_past_frame may also leave exactly as sent: librte_vhost
+      drops a request to checksum from past the end of the frame without a
+      trace vfrelay could see (the same marks as a checksum it finished), so
+      the guest's frame goes out as the guest built it.
 """
 
 import socket
@@ -39,6 +47,7 @@ K = 4
 R3 = 0x1_0000_0000
 FAR = 0x4000_0000_0000
 TX_BAD = 'tx_bad_desc'
+TX_STUCK = 'tx_ring_stuck'
 
 
 def memory():
@@ -161,6 +170,12 @@ def run_desc(env, builder, seq_base):
         ring = drv.rings[VU.TX]
         builder(drv, mem, ring)
         ring.publish()
+        if builder is t_avail_jump:
+            # The ring is broken for both sides now: no room is left to post good frames.
+            # librte_vhost re-reads entries the guest had back (its own memory); vfrelay
+            # must only survive it (the checks after the case).
+            time.sleep(0.5)
+            return
         good = frames_from(env, 8, seq_base)
         for f in good:
             if not drv.tx_send(f, kick=False):
@@ -181,9 +196,10 @@ def run_desc(env, builder, seq_base):
             raise V.Fail(f'relay B\'s TX neither kept working nor stopped: {len(got)}/8 out')
         if not got:
             V.log('  relay B\'s TX stopped on the hostile entries (allowed)')
+            H.expect_counted(before, after, TX_STUCK)
         elif builder is not t_avail_jump:
             V.check(hostile_left == 0, 'the hostile entries were used (and nothing of them sent)')
-        H.expect_counted(before, after, TX_BAD)
+            H.expect_counted(before, after, TX_BAD)
     finally:
         drv.close()
         mem.close()
@@ -245,7 +261,7 @@ def udp6_csum_ok(frame, l4):
     return csum16(pseudo + udp) == 0xffff
 
 
-def run_csum(env, seq, ext_len, start_delta=0, offset=6):
+def run_csum(env, seq, ext_len, start_delta=0, offset=6, as_sent_ok=False):
     drv = env.b_driver(want=VU.DEFAULT_FEATURES | VU.bit(VU.F_CSUM))
     try:
         if not drv.features & VU.bit(VU.F_CSUM):
@@ -278,6 +294,9 @@ def run_csum(env, seq, ext_len, start_delta=0, offset=6):
             V.check(dropped >= 1, f'the frame was dropped and counted (tx_drop_bad_offload '
                     f'+{dropped})')
             return
+        if as_sent_ok and out == frame:
+            V.log('  the frame left exactly as the guest built it (request ignored)')
+            return
         V.check(len(out) == len(frame), f'frame length {len(out)} as sent ({len(frame)})')
         same = out[:l4 + 6] == frame[:l4 + 6] and out[l4 + 8:] == frame[l4 + 8:]
         V.check(same, 'every byte but the UDP checksum as sent')
@@ -291,7 +310,7 @@ CSUM_CASES = [
     ('tx_csum_ipv6_ext_headers', dict(ext_len=(8, 8))),
     ('tx_csum_ipv6_600_byte_ext_header', dict(ext_len=(600,))),
     ('tx_csum_offset_past_frame', dict(ext_len=(8,), offset=2000)),
-    ('tx_csum_start_past_frame', dict(ext_len=(8,), start_delta=4000)),
+    ('tx_csum_start_past_frame', dict(ext_len=(8,), start_delta=4000, as_sent_ok=True)),
 ]
 
 

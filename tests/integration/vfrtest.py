@@ -33,6 +33,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -350,6 +351,20 @@ def check_roundtrip(port, frames, expect=macswap, window=32, what='frames'):
 # Processes
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the child is SIGKILLed when the test dies. meson's timeout kills the
+    test's process group, which a child in its own session escapes: a busy-polling vfrelay
+    or testpmd left behind would slow every later test on two cores."""
+    parent = os.getppid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class Proc:
     """A background process whose stdout+stderr go to a log file."""
 
@@ -361,7 +376,8 @@ class Proc:
         self._logf.write(('$ ' + ' '.join(cmd) + '\n').encode())
         self._logf.flush()
         self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._logf,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=die_with_parent)
         self.pid = self.p.pid
 
     def alive(self):
@@ -393,6 +409,20 @@ class Proc:
         if not self._logf.closed:
             self._logf.close()
         return self.p.returncode
+
+
+# A sanitizer's report in a process log (ASan, LSan, UBSan: scripts/test runs the suite on a
+# sanitized build): the daemon is wrong even when the scenario's own checks passed.
+_SANITIZER_REPORT = re.compile(r'^(==\d+==ERROR: \w+Sanitizer|\S+:\d+:\d+: runtime error: )',
+                               re.MULTILINE)
+
+
+def sanitizer_report(text, limit=60):
+    """The first sanitizer report in @text (at most @limit lines), or None."""
+    m = _SANITIZER_REPORT.search(text)
+    if m is None:
+        return None
+    return '\n'.join(text[m.start():].splitlines()[:limit])
 
 
 # --------------------------------------------------------------------------
@@ -496,6 +526,9 @@ class Env:
             port.close()
         for p in reversed(self.procs):
             p.stop()
+        reports = [(p, r) for p in self.procs if (r := sanitizer_report(p.log_text()))]
+        for p, r in reports:
+            print(f'----- sanitizer report in {p.name} ({p.log_path}) -----\n{r}', flush=True)
         if self.veth:
             self.veth.destroy()
         self._clean_runtime_dirs()
@@ -503,6 +536,8 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
         signal.signal(signal.SIGTERM, _sigterm)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if reports and etype is None:
+            raise Fail('sanitizer report in ' + ', '.join(p.name for p, _ in reports))
         return False
 
     def _clean_runtime_dirs(self):

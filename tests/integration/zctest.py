@@ -101,7 +101,8 @@ class InteractiveGuest(V.Proc):
         self._logf.write(('$ ' + ' '.join(cmd) + '\n').encode())
         self._logf.flush()
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=self._logf,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=V.die_with_parent)
         self.pid = self.p.pid
 
     def send(self, line):

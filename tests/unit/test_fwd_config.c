@@ -757,7 +757,7 @@ test_long_values(void **state)
 {
 	static struct fwd_config cfg;
 	char err[2048];
-	char *v255 = repeat('v', 255), *v256 = repeat('v', 256);
+	char *v127 = repeat('v', 127), *v128 = repeat('v', 128);
 	char *e511 = repeat('e', 511), *e512 = repeat('e', 512);
 	char *text, *msg;
 
@@ -765,14 +765,14 @@ test_long_values(void **state)
 	require_two_cpus();
 
 	text = subst_fmt(VFRELAY "eal = %s\n[relay net0]\nvf = %s\nvhost = @D/a.sock\n",
-			 e511, v255);
+			 e511, v127);
 	assert_int_equal(fwd_config_parse_string(text, ORIGIN, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.eal, e511);
-	assert_string_equal(cfg.relays[0].vf, v255);
+	assert_string_equal(cfg.relays[0].vf, v127);
 	free(text);
 
-	text = subst_fmt(VFRELAY "[relay net0]\nvf = %s\n", v256);
-	msg = subst_fmt(R0_ERR("vf", "must be at most 255 characters", "%s"), v256);
+	text = subst_fmt(VFRELAY "[relay net0]\nvf = %s\n", v128);
+	msg = subst_fmt(R0_ERR("vf", "must be at most 127 characters", "%s"), v128);
 	expect_error(text, -EINVAL, msg);
 	free(text);
 	free(msg);
@@ -783,8 +783,8 @@ test_long_values(void **state)
 	free(text);
 	free(msg);
 
-	free(v255);
-	free(v256);
+	free(v127);
+	free(v128);
 	free(e511);
 	free(e512);
 }

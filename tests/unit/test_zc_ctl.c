@@ -730,6 +730,9 @@ struct fnic_q {
 	uint16_t nb_desc;
 	bool started;
 	bool keep;     /* a stuck VF: stopping leaves the ring's buffers where they are */
+	/* The head of a scattered frame whose tail has not arrived, out of the ring (igb's
+	 * pkt_first_seg): igb's port stop forgets it, other PMDs free it. */
+	struct rte_mbuf *partial;
 	uint16_t head; /* next descriptor the NIC writes */
 	struct rte_mbuf *ring[NIC_RING_MAX];
 };
@@ -1092,6 +1095,9 @@ __wrap_rte_eth_dev_stop(uint16_t port_id)
 	for (uint16_t i = 0; i < relay.port.n_queues; i++) {
 		if ((nic.kind == FNIC_QUEUE || nic.kind == FNIC_PORT) && !nic.q[i].keep)
 			nic_release(i);
+		if (nic.q[i].partial != NULL && strcmp(nic.driver, "net_e1000_igb_vf") != 0)
+			rte_pktmbuf_free(nic.q[i].partial);
+		nic.q[i].partial = NULL; /* igb: forgotten, never freed */
 		nic.q[i].started = false;
 	}
 	nic.started = false;
@@ -2147,6 +2153,72 @@ test_failed_message_then_bind(void **state)
 
 /* ---- 7. a VF that keeps its buffers after a stop ---- */
 
+/* The NIC wrote a frame's first segment; its second has not arrived (scatter). */
+static void
+nic_partial_frame(uint16_t qid)
+{
+	struct fnic_q *fq = &nic.q[qid];
+
+	assert_null(fq->partial);
+	fq->partial = fq->ring[fq->head];
+	assert_non_null(fq->partial);
+	fq->ring[fq->head] = rte_mbuf_raw_alloc(fq->mp);
+	fq->head = (uint16_t)((fq->head + 1) % fq->nb_desc);
+}
+
+/*
+ * igb's dev_stop forgets the head of an unfinished scattered frame (found in the lab: one
+ * shell held after a guest kill froze the relay for good). Its NIC is done with it: the
+ * queue goes off zero copy cleanly, the buffer handed back, nothing left stuck.
+ */
+static void
+test_port_stop_forgets_partial_frame(void **state)
+{
+	(void)state;
+	fx_up(&(struct fx){.driver = "net_e1000_igb_vf"});
+	guest_up(0, GUEST_RING);
+	assert_int_equal(qsync_ctl_bind(q(0), 0), 0);
+	assert_zero_copy(0);
+	rx_frames(0, 3);
+	nic_partial_frame(0);
+	assert_int_equal(shells_out(0), ZC_RING + 1);
+
+	qsync_ctl_quiesce(q(0), QSYNC_FB_NONE, false);
+	assert_false(qq(0)->stuck);
+	assert_unbound(0, FWD_ZC_REQ_COPY, QSYNC_FB_NONE);
+	assert_int_equal(shells_out(0), 0);
+	assert_handed_back(0, 1);
+	/* and zero copy comes back */
+	assert_int_equal(qsync_ctl_bind(q(0), 0), 0);
+	assert_zero_copy(0);
+}
+
+/* More than a frame's head missing after the stop: the NIC may still own them. Stuck. */
+static void
+test_port_stop_forgetting_more_is_stuck(void **state)
+{
+	struct rte_mbuf *lost[2];
+
+	(void)state;
+	fx_up(&(struct fx){.driver = "net_e1000_igb_vf"});
+	guest_up(0, GUEST_RING);
+	assert_int_equal(qsync_ctl_bind(q(0), 0), 0);
+	nic_partial_frame(0);
+	lost[0] = nic.q[0].partial;
+	/* a second shell out of the ring that no stop gives back */
+	lost[1] = nic.q[0].ring[nic.q[0].head];
+	nic.q[0].ring[nic.q[0].head] = NULL;
+	nic.q[0].head = (uint16_t)((nic.q[0].head + 1) % nic.q[0].nb_desc);
+
+	qsync_ctl_quiesce(q(0), QSYNC_FB_NONE, false);
+	assert_true(qq(0)->stuck);
+	assert_int_equal(atomic_load(&q(0)->zc_reason), QSYNC_FB_vf_holds_buffers);
+	assert_int_equal(vh.dev[0].vq[0].set_base, 0);
+	/* what a close would give back at last */
+	rte_pktmbuf_free(lost[0]);
+	rte_pktmbuf_free(lost[1]);
+}
+
 static void
 test_stuck_queue(void **state)
 {
@@ -2662,6 +2734,8 @@ main(void)
 		cmocka_unit_test_teardown(test_ring_disable_during_port_wide_bind, fx_down),
 		cmocka_unit_test_teardown(test_failed_message_then_bind, fx_down),
 		cmocka_unit_test_teardown(test_stuck_queue, fx_down),
+		cmocka_unit_test_teardown(test_port_stop_forgets_partial_frame, fx_down),
+		cmocka_unit_test_teardown(test_port_stop_forgetting_more_is_stuck, fx_down),
 		cmocka_unit_test_teardown(test_stuck_port, fx_down),
 		cmocka_unit_test_teardown(test_second_front_end_refused, fx_down),
 		cmocka_unit_test_teardown(test_notification_owed, fx_down),

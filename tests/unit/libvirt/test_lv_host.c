@@ -218,7 +218,7 @@ test_value_errors(void **state)
 		   "host.conf: [host] vf_pool: 'a' is listed twice");
 	snprintf(text, sizeof(text), "[host]\nsocket_dir = @D\nvf_pool = %0300d\n", 7);
 	expect_err(text, "host.conf: [host] vf_pool: device string '0000000000000000000000000000"
-			 "000000000000...' is longer than 255 characters");
+			 "000000000000...' is longer than 127 characters");
 	expect_err("[host]\nsocket_dir = @D\nvf_pool = a\nlauncher = init\n",
 		   "host.conf: [host] launcher: must be auto, systemd or direct, got 'init'");
 	expect_err("[host]\nsocket_dir = @D\nvf_pool = a\nstart_timeout = 0\n",

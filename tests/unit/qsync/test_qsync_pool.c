@@ -293,9 +293,16 @@ test_features_decide_fallback(void **state)
 	assert_int_equal(qsync_check_features(&fq, ok | (1ULL << 26 /* VHOST_F_LOG_ALL */)),
 			 QSYNC_FB_live_migration);
 
-	/* a full-MTU frame must fit one VF buffer */
+	/* a full-MTU frame must fit two VF buffers (the tail is copied into the first guest
+	 * buffer); a software VF writes one, of rx_max_write bytes */
 	rcfg.mtu = 1600;
+	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_NONE);
+	rcfg.mtu = 2 * BUF_SIZE - 18 + 1;
 	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_mtu_exceeds_buf);
+	rcfg.mtu = 1600;
+	relay.port.rx_max_write = BUF_SIZE + 1;
+	assert_int_equal(qsync_check_features(&fq, ok), QSYNC_FB_mtu_exceeds_buf);
+	relay.port.rx_max_write = 0;
 	rcfg.mtu = 1500;
 
 	/* tap holds its RX ring but releases it when the queue is set up again */
