@@ -28,8 +28,9 @@ struct vhost_backend_env {
 	struct rte_ring *events;       /**< struct fwd_event to the control thread */
 	_Atomic uint64_t *events_lost; /**< counts events the full ring dropped */
 	struct rte_rcu_qsbr *qsv;      /**< the workers' quiescent states */
-	int ctl_fd;                    /**< eventfd the control thread sleeps on (-1: none): written after an
-					    event or a zero-copy request is left for it */
+	int ctl_fd;                    /**< eventfd the control thread sleeps on (-1: none):
+					    written after an event or a zero-copy request is
+					    left for it */
 };
 
 /**
