@@ -435,6 +435,8 @@ fwd_wake_arm(struct fwd_worker *w)
 			return 0;
 		timeout = RTE_MIN(timeout, t);
 	}
+	for (unsigned int i = 0; i < w->n_queues; i++)
+		vhost_copy_tx_sleep(w->queues[i]);
 	/* Every flag and interrupt enable before the caller's last poll. */
 	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return timeout;

@@ -96,6 +96,13 @@ void vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, ui
  */
 void vhost_copy_tx_idle(struct fwd_queue *q, int vid);
 
+/**
+ * @p q's worker goes to sleep: a TX ring it took nothing from for its whole spin
+ * though frames were posted is stuck now (a sleeping worker never polls its way
+ * to the run vhost_copy_tx_idle() counts). Worker lcore only.
+ */
+void vhost_copy_tx_sleep(struct fwd_queue *q);
+
 /** Guest TX vring 2*qid+1 -> VF TX queue. @return packets taken from the guest. */
 unsigned int vhost_copy_tx_burst(struct fwd_queue *q, int vid);
 
