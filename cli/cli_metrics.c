@@ -145,7 +145,7 @@ static const struct {
 	{ CLI_ML_QUEUE, "rx_bytes", "Bytes delivered to the guest, virtio-net header excluded" },
 	{ CLI_ML_QUEUE, "rx_zc_packets", "Frames the VF wrote straight into guest buffers" },
 	{ CLI_ML_QUEUE, "rx_zc_tail_packets",
-	  "Zero-copy frames longer than a VF buffer whose tail vfrelay copied" },
+	  "Zero-copy frames longer than a VF buffer, delivered in two guest buffers" },
 	{ CLI_ML_QUEUE, "rx_copy_packets", "Frames vfrelay copied into guest buffers" },
 	{ CLI_ML_QUEUE, "rx_copy_bytes", "Bytes vfrelay copied into guest buffers" },
 	{ CLI_ML_QUEUE, "rx_drop_no_guest_buf", "Frames dropped: the guest had no free buffer" },

@@ -133,41 +133,17 @@ qsync_rx_release(struct qsync_queue *qq, struct rte_mbuf *m)
 }
 
 /*
- * A shell's guest buffer goes back to the VF for a later frame: to the front
- * of the stash (the pool hands it out before popping a new one), its slot
- * still held. False if the stash is full (never in practice: a burst adds at
- * most one per frame and the next allocation takes them).
- */
-static bool
-qsync_rx_restash(struct qsync_queue *qq, struct rte_mbuf *m)
-{
-	struct qsync_shell *sh = qsync_shell_of(m);
-
-	if (qq->n_stash >= RTE_DIM(qq->stash))
-		return false;
-	memmove(&qq->stash[1], &qq->stash[0], qq->n_stash * sizeof(qq->stash[0]));
-	qq->stash[0] = (struct qsync_buf){
-		.hva = sh->hva,
-		.iova = m->buf_iova + RTE_PKTMBUF_HEADROOM - qq->hdr_len,
-		.len = sh->len,
-		.slot = sh->slot,
-	};
-	qq->n_stash++;
-	sh->bound = 0; /* the slot stays held: the buffer is the stash's now */
-	return true;
-}
-
-/*
  * A frame the VF scattered over two guest buffers (its buffer unit is smaller
  * than the guest's buffer, e.g. 1408 bytes of a 1524-byte Linux buffer on
  * iavf, 1024 on igb). Both segments landed at the header offset of their own
- * buffer (RTE_PKTMBUF_HEADROOM into the shell). Keep the head where the NIC
- * wrote it and copy the tail into the rest of the first buffer; the second
- * buffer goes back to the VF for a later frame. If the first buffer has no
- * room for the tail, deliver both buffers as one mergeable frame instead
- * (num_buffers 2, the tail moved to the start of its buffer): still no frame
- * lost, never a buffer handed back empty. @return frame bytes, 0 if the
- * chain is not the VF's own (the caller copies).
+ * buffer (RTE_PKTMBUF_HEADROOM into the shell). The guest gets both buffers
+ * as one mergeable frame (num_buffers 2), the tail moved to the start of its
+ * buffer. Copying the tail into the first buffer instead and handing the
+ * second back to the VF would complete it behind every younger buffer the VF
+ * holds: the used ring must answer buffers in the order they were posted, or
+ * a relay restarted after a crash (librte_vhost resumes at used->idx) fills
+ * buffers the guest already has back. @return frame bytes, 0 if the chain is
+ * not the VF's own (the caller copies).
  */
 static uint32_t
 qsync_rx_tail(struct qsync_queue *qq, struct rte_mbuf *m)
@@ -179,7 +155,8 @@ qsync_rx_tail(struct qsync_queue *qq, struct rte_mbuf *m)
 	uint32_t len = rte_pktmbuf_pkt_len(m);
 	uint32_t head = m->data_len;
 	uint32_t tail = t->data_len;
-	uint8_t *dst = (uint8_t *)(uintptr_t)sh->hva + qq->hdr_len;
+	struct virtio_net_hdr_mrg_rxbuf *h = (void *)(uintptr_t)sh->hva;
+	uint8_t *tdst = (uint8_t *)(uintptr_t)tsh->hva;
 
 	if (t->pool != qq->pool || t->next != NULL || head + tail != len ||
 	    m->data_off != RTE_PKTMBUF_HEADROOM || t->data_off != RTE_PKTMBUF_HEADROOM ||
@@ -188,32 +165,17 @@ qsync_rx_tail(struct qsync_queue *qq, struct rte_mbuf *m)
 	/* A PMD never reports more than the room it was given; trust no one. */
 	if ((uint32_t)qq->hdr_len + head > sh->len || (uint32_t)qq->hdr_len + tail > tsh->len)
 		return 0;
-	if ((uint32_t)qq->hdr_len + len > sh->len &&
-	    qq->hdr_len != sizeof(struct virtio_net_hdr_mrg_rxbuf))
+	if (qq->hdr_len != sizeof(struct virtio_net_hdr_mrg_rxbuf))
 		return 0;
 
-	if ((uint32_t)qq->hdr_len + len <= sh->len) {
-		memcpy(dst + head, rte_pktmbuf_mtod(t, void *), tail);
-		qsync_net_hdr_write(dst - qq->hdr_len, qq->hdr_len, false);
-		qsync_vring_complete(qq->vr, sh->slot, qq->hdr_len + len);
-		sh->bound = 0;
-		if (!qsync_rx_restash(qq, t)) {
-			qsync_vring_complete(qq->vr, tsh->slot, 0);
-			tsh->bound = 0;
-		}
-	} else {
-		struct virtio_net_hdr_mrg_rxbuf *h = (void *)(dst - qq->hdr_len);
-		uint8_t *tdst = (uint8_t *)(uintptr_t)tsh->hva;
-
-		/* Buffers of one mergeable frame take consecutive used entries. */
-		memmove(tdst, rte_pktmbuf_mtod(t, void *), tail);
-		qsync_net_hdr_write(h, qq->hdr_len, false);
-		h->num_buffers = 2;
-		qsync_vring_complete(qq->vr, sh->slot, qq->hdr_len + head);
-		qsync_vring_complete(qq->vr, tsh->slot, tail);
-		sh->bound = 0;
-		tsh->bound = 0;
-	}
+	/* Buffers of one mergeable frame take consecutive used entries, in posted order. */
+	memmove(tdst, rte_pktmbuf_mtod(t, void *), tail);
+	qsync_net_hdr_write(h, qq->hdr_len, false);
+	h->num_buffers = 2;
+	qsync_vring_complete(qq->vr, sh->slot, qq->hdr_len + head);
+	qsync_vring_complete(qq->vr, tsh->slot, tail);
+	sh->bound = 0;
+	tsh->bound = 0;
 	fq->stats.rx_zc_packets++;
 	fq->stats.rx_zc_tail_packets++;
 	fq->stats.rx_copy_bytes += tail;

@@ -332,6 +332,9 @@ class HoEnv(V.Env):
         collects them), or (@expect_all) when one is missing."""
         want = {V.frame_seq(f) for f in frames}
         got = set()
+        before = self.b_stats() if expect_all else None
+        vf_before = self.b_info() if expect_all else None
+        it_before = V.telemetry(self.name, '/vfrelay/lcores')['1']['iterations']
 
         def bad(msg):
             if problems is None:
@@ -370,7 +373,18 @@ class HoEnv(V.Env):
             raise V.Fail(f'relay B: used entries for ids the guest never posted: '
                          f'{drv.rings[VU.RX].unexpected[:3]}')
         if expect_all and got != want:
-            raise V.Fail(f'relay B: guest received {len(got)} of {len(want)} frames')
+            st, info = self.b_stats(), self.b_info()
+            seen = {k: st.get(k) - before.get(k, 0) if isinstance(st.get(k), int) else st.get(k)
+                    for k in ('rx_packets', 'rx_drop_no_guest_buf', 'rx_drop_guest_down',
+                              'rx_bad_desc', 'mode', 'zc_state', 'zc_shells_held', 'rx_enabled',
+                              'tx_enabled', 'lcore')}
+            seen.update({k: info.get(k) for k in ('state', 'vid')})
+            seen.update({k: info[k] - vf_before.get(k, 0) for k in info
+                         if k.startswith('vf_i') and isinstance(info[k], int)})
+            seen['worker_iterations'] = (V.telemetry(self.name, '/vfrelay/lcores')['1']
+                                         ['iterations'] - it_before)
+            raise V.Fail(f'relay B: guest received {len(got)} of {len(want)} frames '
+                         f'(buffers posted {drv.rings[VU.RX].outstanding()}, relay B q0 {seen})')
         return got
 
     def b_tx(self, drv, n=16, timeout=3.0):

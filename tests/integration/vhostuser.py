@@ -299,11 +299,19 @@ class GuestMemory:
         mm, off = self.view(gpa, struct.calcsize(fmt))
         return struct.unpack_from(fmt, mm, off)
 
+    # Ring indices and flags in one 16-bit load or store, as a driver does: struct
+    # reads and writes them a byte at a time, and the device could see a torn index
+    # (0x01ff -> 0x0200 read as 0x0100: a ring's worth behind, a broken ring to it).
+    # memoryview's native 'H' items are copied whole (x86, aligned).
     def u16(self, gpa):
-        return self.unpack('<H', gpa)[0]
+        mm, off = self.view(gpa, 2)
+        with memoryview(mm) as m, m[off:off + 2] as b, b.cast('H') as h:
+            return h[0]
 
     def set_u16(self, gpa, v):
-        self.pack('<H', gpa, v & 0xffff)
+        mm, off = self.view(gpa, 2)
+        with memoryview(mm) as m, m[off:off + 2] as b, b.cast('H') as h:
+            h[0] = v & 0xffff
 
     def table(self):
         """SET_MEM_TABLE payload and fds for every region."""
