@@ -109,6 +109,22 @@ def git_describe(rev=None):
         return 'unknown'
 
 
+def import_matplotlib():
+    """matplotlib.pyplot with the Agg backend; Debian's python3-matplotlib is installed
+    with apt-get when it is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        log('installing python3-matplotlib (apt-get)')
+        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+        subprocess.run(['apt-get', 'install', '-y', '-q', 'python3-matplotlib'], check=True,
+                       env=env, stdout=subprocess.DEVNULL)
+        import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def cpu_model():
     with contextlib.suppress(OSError):
         with open('/proc/cpuinfo') as f:
@@ -268,13 +284,13 @@ def anchor_cmd(sock, null_args, queues=1):
             f'--rxq={queues}', f'--txq={queues}', '--total-num-mbufs=16384']
 
 
-def relay_config(sock, null_args, zero_copy, queues=1, extra_eal=''):
+def relay_config(sock, null_args, zero_copy, queues=1, extra_eal='', idle='poll'):
     return '\n'.join([
         '[vfrelay]',
         f'name = {RELAY_PREFIX}',
         f'lcores = {RELAY_LCORES}',
         f'eal = --no-huge --no-pci -m 512 {extra_eal}'.rstrip(),
-        'idle_backoff = off',
+        f'idle = {idle}',
         '',
         '[relay net0]',
         f'vf = {null_args}',

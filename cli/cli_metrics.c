@@ -82,6 +82,7 @@ static const char *const cli_metrics_gauges[] = {
 /* Strings whose values are a known set: each becomes a state set, with every state shown. */
 static const char *const cli_state_zero_copy[] = { "auto", "on", "off", NULL };
 static const char *const cli_state_rx_mode[] = { "zero-copy", "copy", NULL };
+static const char *const cli_state_idle[] = { "event", "backoff", "poll", NULL };
 static const char *const cli_state_zc_reason[] = {
 	"none",
 #define CLI_X_NAME(name) #name,
@@ -98,6 +99,8 @@ static const struct {
 	{ CLI_ML_RELAY, "zero_copy", cli_state_zero_copy },
 	{ CLI_ML_QUEUE, "mode", cli_state_rx_mode },
 	{ CLI_ML_QUEUE, "zc_state", cli_state_zc_reason },
+	{ CLI_ML_QUEUE, "wake", cli_state_idle },
+	{ CLI_ML_LCORE, "idle", cli_state_idle },
 };
 
 /* HELP of the keys docs/vfrelayctl.md describes; others get one naming their source. */
@@ -130,7 +133,10 @@ static const struct {
 	{ CLI_ML_RELAY, "vf_rx_nombuf", "VF receive buffer allocation failures" },
 	{ CLI_ML_RELAY, "vf_opackets", "Frames the VF sent" },
 	{ CLI_ML_RELAY, "vf_oerrors", "Frames the VF failed to send" },
+	{ CLI_ML_RELAY, "wake", "How each queue pair waits when idle, in queue order" },
 	{ CLI_ML_QUEUE, "mode", "RX path of the queue now: zero-copy or copy" },
+	{ CLI_ML_QUEUE, "wake", "How the idle worker waits for the queue pair: event "
+				"(interrupt, kicks), backoff (timer), poll (never sleeps)" },
 	{ CLI_ML_QUEUE, "zc_state", "Zero-copy fallback reason in force (none: zero copy runs)" },
 	{ CLI_ML_QUEUE, "lcore", "Worker lcore that polls the queue pair" },
 	{ CLI_ML_QUEUE, "rx_enabled", "1 when the guest enabled the RX vring" },
@@ -164,7 +170,14 @@ static const struct {
 	{ CLI_ML_LCORE, "idle_cycles", "TSC cycles of iterations that moved none, with sleeps" },
 	{ CLI_ML_LCORE, "packets", "Packets the worker moved" },
 	{ CLI_ML_LCORE, "iterations", "Poll loop iterations" },
-	{ CLI_ML_LCORE, "sleeps", "Idle back-off sleeps" },
+	{ CLI_ML_LCORE, "sleeps", "Sleeps of the idle worker (back-off, or waiting for an event)" },
+	{ CLI_ML_LCORE, "wakeups", "Wake-ups from waiting for an event (idle = event)" },
+	{ CLI_ML_LCORE, "wake_vf", "Wake-ups a VF RX interrupt caused" },
+	{ CLI_ML_LCORE, "wake_kick", "Wake-ups a guest kick caused (frames sent, buffers posted)" },
+	{ CLI_ML_LCORE, "wake_ctl", "Wake-ups the control side caused (reconfiguration, stop)" },
+	{ CLI_ML_LCORE, "wake_timer", "Wake-ups by the timer of a queue that cannot wake it" },
+	{ CLI_ML_LCORE, "wake_empty", "Wake-ups by an interrupt or kick that found nothing to do" },
+	{ CLI_ML_LCORE, "idle", "What the worker does when idle (idle = event, backoff, poll)" },
 	{ CLI_ML_LCORE, "queues", "Queue pairs the worker polls" },
 };
 

@@ -14,7 +14,8 @@ cli_relays_run(struct cli_ctx *ctx, int argc, char **argv)
 	static const char *const cols[][2] = {
 		{ "STATE", "state" },		{ "VF", "vf" },		  { "VHOST", "vhost" },
 		{ "MODE", "vhost_mode" },	{ "QUEUES", "queues" },	  { "MTU", "mtu" },
-		{ "ZERO_COPY", "zero_copy" }, { "FEATURES", "features" },
+		{ "ZERO_COPY", "zero_copy" }, { "WAKE", "wake" },
+		{ "FEATURES", "features" },
 	};
 	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
 	const char *name;

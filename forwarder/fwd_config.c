@@ -63,6 +63,7 @@ enum vfrelay_key {
 	VK_NAME,
 	VK_LCORES,
 	VK_EAL,
+	VK_IDLE,
 	VK_IDLE_BACKOFF,
 	VK_IDLE_SLEEP_MAX_US,
 	VK_BURST,
@@ -74,6 +75,7 @@ static const char *const vfrelay_keys[VK__COUNT] = {
 	[VK_NAME] = "name",
 	[VK_LCORES] = "lcores",
 	[VK_EAL] = "eal",
+	[VK_IDLE] = "idle",
 	[VK_IDLE_BACKOFF] = "idle_backoff",
 	[VK_IDLE_SLEEP_MAX_US] = "idle_sleep_max_us",
 	[VK_BURST] = "burst",
@@ -828,8 +830,32 @@ vfrelay_key(struct cfg_parser *p, enum vfrelay_key k, const char *key, const cha
 		return parse_lcores(p, key, val);
 	case VK_EAL:
 		return parse_eal(p, key, val);
-	case VK_IDLE_BACKOFF:
-		return parse_bool(p, key, val, &cfg->idle_backoff);
+	case VK_IDLE:
+		if (p->vfrelay_keys_seen & (1u << VK_IDLE_BACKOFF))
+			return key_fail(p, key, val, "conflicts with idle_backoff, its old "
+					"spelling: keep only idle");
+		if (strcmp(val, "event") == 0)
+			cfg->idle = FWD_IDLE_EVENT;
+		else if (strcmp(val, "backoff") == 0)
+			cfg->idle = FWD_IDLE_BACKOFF;
+		else if (strcmp(val, "poll") == 0)
+			cfg->idle = FWD_IDLE_POLL;
+		else
+			return key_fail(p, key, val, "must be event, backoff or poll");
+		return 0;
+	case VK_IDLE_BACKOFF: {
+		/* The old key: on meant "sleep when idle", which the default now does better. */
+		bool on = true;
+		int rc;
+
+		if (p->vfrelay_keys_seen & (1u << VK_IDLE))
+			return key_fail(p, key, val, "conflicts with idle, which replaces it: keep "
+					"only idle");
+		rc = parse_bool(p, key, val, &on);
+		if (rc == 0)
+			cfg->idle = on ? FWD_IDLE_EVENT : FWD_IDLE_POLL;
+		return rc;
+	}
 	case VK_IDLE_SLEEP_MAX_US:
 		return parse_uint(p, key, val, 1, FWD_IDLE_SLEEP_MAX_US_MAX,
 				  &cfg->idle_sleep_max_us);
@@ -1161,7 +1187,7 @@ void
 fwd_config_defaults(struct fwd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->idle_backoff = true;
+	cfg->idle = FWD_IDLE_EVENT;
 	cfg->idle_sleep_max_us = FWD_DEFAULT_IDLE_SLEEP_MAX_US;
 	cfg->burst = FWD_DEFAULT_BURST;
 	cfg->tx_retries = FWD_DEFAULT_TX_RETRIES;
@@ -1188,6 +1214,20 @@ fwd_vhost_mode_str(enum fwd_vhost_mode mode)
 		return "client";
 	case FWD_VHOST_SERVER:
 		return "server";
+	}
+	return "unknown";
+}
+
+const char *
+fwd_idle_mode_str(enum fwd_idle_mode mode)
+{
+	switch (mode) {
+	case FWD_IDLE_EVENT:
+		return "event";
+	case FWD_IDLE_BACKOFF:
+		return "backoff";
+	case FWD_IDLE_POLL:
+		return "poll";
 	}
 	return "unknown";
 }

@@ -9,9 +9,11 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +32,27 @@
 
 #include "fwd_priv.h"
 
-/* Lock-free C11 atomics are async-signal-safe. */
+/* Lock-free C11 atomics and write(2) are async-signal-safe. */
 static atomic_int fwd_ctl_signal;
+static const struct fwd_waker *fwd_ctl_signal_waker;
 
 static void
 fwd_ctl_on_signal(int sig)
 {
 	atomic_store_explicit(&fwd_ctl_signal, sig, memory_order_relaxed);
+	/* Any thread may take the signal: the control thread's sleep ends either way. */
+	fwd_waker_wake(fwd_ctl_signal_waker);
 }
+
+/*
+ * What the control thread waits for between rounds: a retry of a bind or of
+ * an owed interrupt comes soon; otherwise only someone writing its eventfd
+ * wakes it (an idle instance's control thread then costs nothing), with a
+ * long timeout for what sets a flag without writing (a worker busy forwarding
+ * while asking for a fallback).
+ */
+#define FWD_CTL_RETRY_MS 20
+#define FWD_CTL_IDLE_MS 1000
 
 /*
  * Enough mbufs for every VF RX ring, every TX ring in flight and one burst
@@ -85,6 +100,8 @@ fwd_ctl_init_queue(const struct fwd_config *cfg, struct fwd_relay *r, uint16_t q
 	atomic_init(&fq->zc_reason, QSYNC_FB_NONE);
 	atomic_init(&fq->zc_notify_vid, -1);
 	atomic_init(&fq->rx_redirect, -1);
+	atomic_init(&fq->wake_gen, 0);
+	atomic_init(&fq->wake_mode, cfg->idle);
 }
 
 static int
@@ -98,6 +115,8 @@ fwd_ctl_setup_relay(struct fwd_instance *inst, unsigned int idx, char *err, size
 		.mtu = rc->mtu,
 		.rx_ring_size = rc->rx_ring_size,
 		.tx_ring_size = rc->tx_ring_size,
+		/* Woken by the VF when idle, where its PMD can. */
+		.rx_intr = cfg->idle == FWD_IDLE_EVENT,
 	};
 	char why[256];
 	int ret;
@@ -206,8 +225,9 @@ fwd_ctl_setup_workers(struct fwd_instance *inst, char *err, size_t errlen)
 		w->lcore = cfg->lcores[i + 1];
 		w->rcu_id = i;
 		w->qsv = inst->qsv;
-		w->idle_backoff = cfg->idle_backoff;
+		w->idle = cfg->idle;
 		w->idle_sleep_max_us = cfg->idle_sleep_max_us;
+		atomic_init(&w->waker.sleeping, false);
 		atomic_init(&w->stop, false);
 		rte_rcu_qsbr_thread_register(inst->qsv, i);
 	}
@@ -218,8 +238,14 @@ fwd_ctl_setup_workers(struct fwd_instance *inst, char *err, size_t errlen)
 			struct fwd_worker *w = &inst->workers[where[r * FWD_MAX_QUEUES + q]];
 
 			rel->queues[q].lcore = w->lcore;
+			rel->queues[q].waker = &w->waker;
 			w->queues[w->n_queues++] = &rel->queues[q];
 		}
+	}
+	for (unsigned int i = 0; i < inst->n_workers && cfg->idle == FWD_IDLE_EVENT; i++) {
+		ret = fwd_wake_setup(&inst->workers[i], err, errlen);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
@@ -232,8 +258,20 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 
 	memset(inst, 0, sizeof(*inst));
 	inst->cfg = cfg;
+	for (unsigned int i = 0; i < FWD_MAX_LCORES; i++) {
+		inst->workers[i].epfd = -1;
+		inst->workers[i].waker.fd = -1;
+		inst->workers[i].ctl = &inst->ctl_waker;
+	}
 	/* Before any worker exists: registration must precede the first heavy barrier. */
 	vfr_barrier_init();
+
+	inst->ctl_waker.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (inst->ctl_waker.fd < 0) {
+		snprintf(err, errlen, "[vfrelay] eal: cannot create an eventfd: %s",
+			 strerror(errno));
+		return -errno;
+	}
 
 	inst->events = rte_ring_create_elem("vfr_events", sizeof(struct fwd_event), 1024,
 					    rte_socket_id(), RING_F_SC_DEQ);
@@ -256,12 +294,17 @@ fwd_ctl_setup(struct fwd_instance *inst, const struct fwd_config *cfg, char *err
 		.events = inst->events,
 		.events_lost = &inst->events_lost,
 		.qsv = inst->qsv,
+		.ctl_fd = inst->ctl_waker.fd,
 	});
 
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
 		struct fwd_relay *r = &inst->relays[i];
 
 		ret = hw_port_start(&r->port, why, sizeof(why));
+		for (uint16_t q = 0; q < r->n_queues && cfg->idle == FWD_IDLE_EVENT; q++)
+			atomic_store_explicit(&r->queues[q].wake_mode,
+					      r->port.rx_intr ? FWD_IDLE_EVENT : FWD_IDLE_BACKOFF,
+					      memory_order_relaxed);
 		if (ret == 0)
 			ret = vhost_backend_register(r, why, sizeof(why));
 		if (ret == 0)
@@ -344,6 +387,8 @@ fwd_ctl_follow_queues(struct fwd_relay *r)
 
 		atomic_store_explicit(&r->queues[i].rx_redirect, to, memory_order_relaxed);
 	}
+	/* A redirecting queue waits on other rings than before. */
+	fwd_relay_wake_workers(r);
 	/* Port control calls are serialised with zero copy's (it may stop the port). */
 	pthread_mutex_lock(&r->zc_lock);
 	ret = hw_port_rss_spread(&r->port, n != 0 ? mask : (1u << r->n_queues) - 1);
@@ -355,15 +400,34 @@ fwd_ctl_follow_queues(struct fwd_relay *r)
 }
 
 /*
+ * What a sleeping worker of @p relay armed from that zero copy may change:
+ * each queue's request and the VF's queues (stopped, started, set up again).
+ */
+static uint64_t
+fwd_ctl_zc_state(struct fwd_relay *relay)
+{
+	uint64_t st = atomic_load_explicit(&relay->port.epoch, memory_order_acquire);
+
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		st ^= (uint64_t)atomic_load_explicit(&relay->queues[i].zc_req,
+						     memory_order_relaxed)
+		      << (32 + 2 * i);
+	return st;
+}
+
+/*
  * Zero-copy transitions the workers and callbacks asked for. Runs here, not
  * in a librte_vhost callback: binding parks a worker that may be blocked on
  * a vring lock a callback holds.
  */
-static void
+static bool
 fwd_ctl_zc_service(struct fwd_instance *inst)
 {
+	bool pending = false;
+
 	for (unsigned int r = 0; r < inst->n_relays; r++) {
 		struct fwd_relay *relay = &inst->relays[r];
+		uint64_t before = fwd_ctl_zc_state(relay);
 
 		for (uint16_t i = 0; i < relay->n_queues; i++) {
 			struct fwd_queue *q = &relay->queues[i];
@@ -385,21 +449,44 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 				continue;
 			}
-			/* -EAGAIN: a vhost message is in flight; try again next tick. */
+			/* -EAGAIN: a vhost message is in flight; try again next round. */
 			if (qsync_ctl_bind(q, vid) != -EAGAIN)
 				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
 		}
+		/* A sleeping worker re-arms from the new state (a retry that changed nothing
+		 * wakes nobody). */
+		if (fwd_ctl_zc_state(relay) != before)
+			fwd_relay_wake_workers(relay);
+		for (uint16_t i = 0; i < relay->n_queues; i++) {
+			const struct fwd_queue *q = &relay->queues[i];
+
+			if (atomic_load_explicit(&q->zc_rebind, memory_order_relaxed) ||
+			    atomic_load_explicit(&q->zc_notify_vid, memory_order_relaxed) >= 0)
+				pending = true;
+		}
 	}
+	return pending;
+}
+
+/* Sleep until someone leaves work, or @p ms pass. */
+static void
+fwd_ctl_wait(struct fwd_instance *inst, int ms)
+{
+	struct pollfd pfd = {.fd = inst->ctl_waker.fd, .events = POLLIN};
+	uint64_t cnt;
+
+	if (poll(&pfd, 1, ms) > 0)
+		(void)!read(inst->ctl_waker.fd, &cnt, sizeof(cnt));
 }
 
 int
 fwd_ctl_run(struct fwd_instance *inst)
 {
 	struct sigaction sa = {.sa_handler = fwd_ctl_on_signal};
-	const struct timespec tick = {.tv_nsec = 20 * 1000 * 1000};
 	struct fwd_event ev;
 	int ret;
 
+	fwd_ctl_signal_waker = &inst->ctl_waker;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -432,8 +519,7 @@ fwd_ctl_run(struct fwd_instance *inst)
 		for (unsigned int r = 0; r < inst->n_relays; r++)
 			if (follow & (1u << r))
 				fwd_ctl_follow_queues(&inst->relays[r]);
-		fwd_ctl_zc_service(inst);
-		nanosleep(&tick, NULL);
+		fwd_ctl_wait(inst, fwd_ctl_zc_service(inst) ? FWD_CTL_RETRY_MS : FWD_CTL_IDLE_MS);
 	}
 	VFR_LOG(INFO, "signal %d: shutting down", atomic_load(&fwd_ctl_signal));
 	fwd_notify("STOPPING=1");
@@ -450,10 +536,18 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 	for (unsigned int i = 0; i < inst->n_relays; i++)
 		vhost_backend_unregister(&inst->relays[i]);
 
-	/* 2. Workers. */
-	for (unsigned int i = 0; i < inst->n_workers; i++)
-		atomic_store_explicit(&inst->workers[i].stop, true, memory_order_relaxed);
+	/* 2. Workers, woken if they sleep. */
+	for (unsigned int i = 0; i < inst->n_workers; i++) {
+		struct fwd_worker *w = &inst->workers[i];
+		static const uint64_t one = 1;
+
+		atomic_store_explicit(&w->stop, true, memory_order_relaxed);
+		if (w->waker.fd >= 0)
+			(void)!write(w->waker.fd, &one, sizeof(one));
+	}
 	rte_eal_mp_wait_lcore();
+	for (unsigned int i = 0; i < inst->n_workers; i++)
+		fwd_wake_release(&inst->workers[i]);
 
 	/* 3. VF ports and their buffers. */
 	for (unsigned int i = 0; i < inst->n_relays; i++) {
@@ -485,4 +579,8 @@ fwd_ctl_teardown(struct fwd_instance *inst)
 	inst->qsv = NULL;
 	rte_ring_free(inst->events);
 	inst->events = NULL;
+	fwd_ctl_signal_waker = NULL;
+	if (inst->ctl_waker.fd >= 0)
+		close(inst->ctl_waker.fd);
+	inst->ctl_waker.fd = -1;
 }

@@ -89,6 +89,25 @@ fwd_telemetry_rx_mode(const struct fwd_queue *q)
 		       : "copy";
 }
 
+static const char *
+fwd_telemetry_wake_mode(const struct fwd_queue *q)
+{
+	return fwd_idle_mode_str(atomic_load_explicit(&q->wake_mode, memory_order_relaxed));
+}
+
+/* How each queue pair waits when idle, in queue order: "event", "event,backoff". */
+static const char *
+fwd_telemetry_wake_modes(const struct fwd_relay *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint16_t i = 0; i < r->n_queues && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "",
+					fwd_telemetry_wake_mode(&r->queues[i]));
+	return buf;
+}
+
 static void
 fwd_telemetry_add_counters(struct rte_tel_data *d, const struct fwd_queue_stats *s)
 {
@@ -108,6 +127,7 @@ fwd_telemetry_relays_locked(struct fwd_instance *inst, const char *params, struc
 		struct rte_tel_data *rd = rte_tel_data_alloc();
 		int vid = atomic_load_explicit(&r->vid, memory_order_acquire);
 		struct rte_eth_stats es;
+		char wake[FWD_MAX_QUEUES * 8];
 		char feat[24];
 		int ret;
 
@@ -127,6 +147,8 @@ fwd_telemetry_relays_locked(struct fwd_instance *inst, const char *params, struc
 		rte_tel_data_add_dict_string(rd, "features", feat);
 		rte_tel_data_add_dict_int(rd, "mtu", r->cfg->mtu);
 		rte_tel_data_add_dict_int(rd, "queues", r->n_queues);
+		rte_tel_data_add_dict_string(rd, "wake", fwd_telemetry_wake_modes(r, wake,
+										   sizeof(wake)));
 		rte_tel_data_add_dict_string(
 			rd, "zero_copy",
 			fwd_zero_copy_str(atomic_load_explicit(&r->zc_mode, memory_order_relaxed)));
@@ -218,6 +240,7 @@ fwd_telemetry_stats_locked(struct fwd_instance *inst, const char *params, struct
 		rte_tel_data_start_dict(qd);
 		rte_tel_data_add_dict_int(qd, "lcore", (int)q->lcore);
 		rte_tel_data_add_dict_string(qd, "mode", fwd_telemetry_rx_mode(q));
+		rte_tel_data_add_dict_string(qd, "wake", fwd_telemetry_wake_mode(q));
 		rte_tel_data_add_dict_int(
 			qd, "rx_enabled",
 			atomic_load_explicit(&q->rx_enabled, memory_order_relaxed));
@@ -285,6 +308,13 @@ fwd_telemetry_lcores_locked(struct fwd_instance *inst, const char *params, struc
 		rte_tel_data_add_dict_u64(wd, "packets", s.packets);
 		rte_tel_data_add_dict_u64(wd, "iterations", s.iterations);
 		rte_tel_data_add_dict_u64(wd, "sleeps", s.sleeps);
+		rte_tel_data_add_dict_u64(wd, "wakeups", s.wakeups);
+		rte_tel_data_add_dict_u64(wd, "wake_vf", s.wake_vf);
+		rte_tel_data_add_dict_u64(wd, "wake_kick", s.wake_kick);
+		rte_tel_data_add_dict_u64(wd, "wake_ctl", s.wake_ctl);
+		rte_tel_data_add_dict_u64(wd, "wake_timer", s.wake_timer);
+		rte_tel_data_add_dict_u64(wd, "wake_empty", s.wake_empty);
+		rte_tel_data_add_dict_string(wd, "idle", fwd_idle_mode_str(w->idle));
 		rte_tel_data_add_dict_int(wd, "queues", (int)w->n_queues);
 		snprintf(key, sizeof(key), "%u", w->lcore);
 		if (rte_tel_data_add_dict_container(d, key, wd, 0) != 0)
@@ -335,6 +365,7 @@ fwd_telemetry_zero_copy_locked(struct fwd_instance *inst, const char *params,
 		atomic_store_explicit(&r->queues[i].zc_reason, QSYNC_FB_NONE, memory_order_relaxed);
 		atomic_store_explicit(&r->queues[i].zc_rebind, true, memory_order_release);
 	}
+	fwd_waker_wake(&inst->ctl_waker);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "relay", r->cfg->name);
 	rte_tel_data_add_dict_string(d, "zero_copy", fwd_zero_copy_str(zc));
@@ -417,7 +448,8 @@ fwd_telemetry_register(void)
 		"/vfrelay/zero_copy", fwd_telemetry_zero_copy,
 		"Set a relay's zero-copy mode. Parameters: relay,auto|on|off");
 	ret |= rte_telemetry_register_cmd("/vfrelay/lcores", fwd_telemetry_lcores,
-					  "Per-worker busy/idle cycles and packets. No parameters");
+					  "Per-worker cycles, packets, sleeps and wake-ups. "
+					  "No parameters");
 	ret |= rte_telemetry_register_cmd(
 		"/vfrelay/log_level", fwd_telemetry_log_level,
 		"Log levels. No parameters: list them; glob,level: set them");

@@ -4,12 +4,17 @@
 
 /*
  * Worker lcore loop: visit each queue pair once per iteration, report an
- * RCU quiescent state, account busy and idle cycles, and back off when idle
- * so an idle VM's forwarder costs next to no CPU.
+ * RCU quiescent state, account busy and idle cycles, and sleep when idle so
+ * an idle VM's forwarder costs next to no CPU: until something wakes it
+ * (idle = event, fwd_wake.c), for a doubling interval (idle = backoff), or
+ * never (idle = poll). While packets flow nothing here makes a system call.
  */
 
+#include <errno.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
+#include <rte_atomic.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_rcu_qsbr.h>
@@ -32,6 +37,21 @@
  * port is inside, so the control side can stop the port.
  */
 /*
+ * Frames went into another queue's redirection ring: wake its worker if it
+ * sleeps. Dekker with fwd_wake_arm(): we enqueue then read its flag, it sets
+ * its flag then looks at its rings, each with a full fence in between.
+ */
+static inline void
+fwd_waker_poke_sleeping(struct fwd_waker *wk)
+{
+	static const uint64_t one = 1;
+
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(atomic_load_explicit(&wk->sleeping, memory_order_relaxed)) && wk->fd >= 0)
+		(void)!write(wk->fd, &one, sizeof(one));
+}
+
+/*
  * This queue's guest ring is disabled (or missing): what its VF queue still
  * receives goes to queue @p to, whose worker copies it in. Host mbufs only: a
  * disabled ring is never bound to zero copy.
@@ -51,6 +71,8 @@ fwd_queue_redirect(struct fwd_queue *q, int to)
 	if (n == 0)
 		return 0;
 	sent = rte_ring_mp_enqueue_burst(dst, (void **)pkts, n, NULL);
+	if (sent != 0)
+		fwd_waker_poke_sleeping(q->relay->queues[to].waker);
 	if (unlikely(sent < n)) {
 		q->stats.rx_drop_redirect += n - sent;
 		rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
@@ -186,26 +208,61 @@ fwd_queue_poll(struct fwd_queue *q)
 	return n;
 }
 
+static inline unsigned int
+fwd_worker_poll(struct fwd_worker *w)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < w->n_queues; i++)
+		n += fwd_queue_poll(w->queues[i]);
+	return n;
+}
+
+/*
+ * idle = event: arm, poll once more, sleep, disarm. @return packets the last
+ * poll moved (then it did not sleep), 0 after a sleep (@p fired: a queue's
+ * VF interrupt or guest kick woke it), -EAGAIN if it must not sleep now
+ * (something changed or is owed).
+ */
+static int
+fwd_worker_sleep(struct fwd_worker *w, bool storm, bool *fired)
+{
+	uint32_t timeout = fwd_wake_arm(w);
+	unsigned int n = 0;
+
+	*fired = false;
+	if (timeout != 0) {
+		n = fwd_worker_poll(w);
+		if (n == 0)
+			*fired = fwd_wake_wait(w, timeout, storm);
+	}
+	fwd_wake_disarm(w);
+	return timeout == 0 ? -EAGAIN : (int)n;
+}
+
 int
 fwd_worker_main(void *arg)
 {
 	struct fwd_worker *w = arg;
 	struct fwd_lcore_stats *st = &w->stats;
+	const uint64_t spin = rte_get_tsc_hz() / 1000000 * FWD_EVENT_SPIN_US;
 	uint32_t idle_iters = 0;
 	uint32_t sleep_us = 0;
+	uint32_t empty_wakes = 0;
+	bool woke = false;
+	uint64_t last_work;
 	uint64_t prev;
 
 	/* Default 50 us timer slack would make every short back-off sleep long. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	rte_rcu_qsbr_thread_online(w->qsv, w->rcu_id);
 	prev = rte_rdtsc();
+	last_work = prev;
 
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
-		unsigned int n = 0;
+		unsigned int n = fwd_worker_poll(w);
 		uint64_t now;
 
-		for (unsigned int i = 0; i < w->n_queues; i++)
-			n += fwd_queue_poll(w->queues[i]);
 		/* Between visits nothing of a device is held: the control side may drop it. */
 		rte_rcu_qsbr_quiescent(w->qsv, w->rcu_id);
 
@@ -216,21 +273,42 @@ fwd_worker_main(void *arg)
 			st->packets += n;
 			idle_iters = 0;
 			sleep_us = 0;
-		} else {
-			st->idle_cycles += now - prev;
-			if (w->idle_backoff && ++idle_iters >= FWD_IDLE_SPIN_ITERS) {
-				sleep_us = sleep_us == 0
-						   ? 1
-						   : RTE_MIN(sleep_us * 2, w->idle_sleep_max_us);
-				/* Offline while asleep, so RCU writers need not wait for us. */
-				rte_rcu_qsbr_thread_offline(w->qsv, w->rcu_id);
-				rte_delay_us_sleep(sleep_us);
-				rte_rcu_qsbr_thread_online(w->qsv, w->rcu_id);
-				st->sleeps++;
-				uint64_t woke = rte_rdtsc();
-				st->idle_cycles += woke - now;
-				now = woke;
+			last_work = now;
+			empty_wakes = 0;
+			woke = false;
+			prev = now;
+			continue;
+		}
+		st->idle_cycles += now - prev;
+		if (woke) {
+			/* A VF interrupt or a guest kick woke us; the first poll found nothing. */
+			st->wake_empty++;
+			empty_wakes++;
+			woke = false;
+		}
+		if (w->idle == FWD_IDLE_EVENT && now - last_work >= spin) {
+			int ret = fwd_worker_sleep(w, empty_wakes >= FWD_WAKE_STORM_WAKES, &woke);
+			uint64_t after = rte_rdtsc();
+
+			st->idle_cycles += after - now;
+			now = after;
+			if (ret > 0) {
+				st->packets += (unsigned int)ret;
+				empty_wakes = 0;
 			}
+			/* Worked, or must look again: spin before the next try. */
+			if (ret != 0)
+				last_work = now;
+		} else if (w->idle == FWD_IDLE_BACKOFF && ++idle_iters >= FWD_IDLE_SPIN_ITERS) {
+			sleep_us = sleep_us == 0 ? 1 : RTE_MIN(sleep_us * 2, w->idle_sleep_max_us);
+			/* Offline while asleep, so RCU writers need not wait for us. */
+			rte_rcu_qsbr_thread_offline(w->qsv, w->rcu_id);
+			rte_delay_us_sleep(sleep_us);
+			rte_rcu_qsbr_thread_online(w->qsv, w->rcu_id);
+			st->sleeps++;
+			uint64_t woke_at = rte_rdtsc();
+			st->idle_cycles += woke_at - now;
+			now = woke_at;
 		}
 		prev = now;
 	}

@@ -81,7 +81,10 @@ static const struct hw_ops hw_ops_ixgbevf = {
 	.rx_intr = true,
 };
 
-/* Allocate per burst and hold nothing between bursts (null, af_packet): tests. */
+/*
+ * Allocate per burst and hold nothing between bursts (null, af_packet): tests.
+ * No RX queue interrupts (neither PMD gives its queues an interrupt fd).
+ */
 static const struct hw_ops hw_ops_software = {
 	.name = "software",
 	.software = true,
@@ -93,7 +96,10 @@ static const struct hw_ops hw_ops_software = {
 /*
  * tap: tests and source. Fills its ring at queue setup and releases it only at
  * the next setup (not at stop); reads (the kernel writes) only inside rx_burst,
- * into the ring's first buffer without scatter. RX interrupts: its queue fds.
+ * into the ring's first buffer without scatter. RX interrupts: its queue fds
+ * themselves (readable while frames wait; no rx_queue_intr_enable op, nothing
+ * to clear); pmd_rx_burst reads only after the fd's O_ASYNC signal ran
+ * (tap_trigger), which the waiting worker therefore takes itself.
  */
 static const struct hw_ops hw_ops_tap = {
 	.name = "tap",

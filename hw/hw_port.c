@@ -134,6 +134,44 @@ hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t errlen
 	return 0;
 }
 
+/* Configure the device, its MTU and every queue from what hw_port_setup() chose. */
+static int
+hw_port_configure(struct hw_port *port, char *err, size_t errlen)
+{
+	uint16_t pid = port->port_id;
+	int socket = rte_eth_dev_socket_id(pid);
+	int ret;
+
+	ret = rte_eth_dev_configure(pid, port->n_queues, port->n_queues, &port->conf);
+	if (ret < 0) {
+		snprintf(err, errlen, "vf: cannot configure %u queue pairs on '%s': %s",
+			 port->n_queues, port->name, rte_strerror(-ret));
+		return ret;
+	}
+	ret = port->mtu_set != 0 ? rte_eth_dev_set_mtu(pid, port->mtu_set) : 0;
+	if (ret < 0 && ret != -ENOTSUP) {
+		snprintf(err, errlen, "mtu: VF '%s' refused it: %s, got '%u'", port->name,
+			 rte_strerror(-ret), port->mtu_set);
+		return ret;
+	}
+	for (uint16_t q = 0; q < port->n_queues; q++) {
+		ret = rte_eth_rx_queue_setup(pid, q, port->nb_rxd, socket, &port->rxconf,
+					     port->rx_pools[q]);
+		if (ret < 0) {
+			snprintf(err, errlen, "rx_ring_size: VF '%s' RX queue %u setup failed: %s",
+				 port->name, q, rte_strerror(-ret));
+			return ret;
+		}
+		ret = rte_eth_tx_queue_setup(pid, q, port->nb_txd, socket, &port->txconf);
+		if (ret < 0) {
+			snprintf(err, errlen, "tx_ring_size: VF '%s' TX queue %u setup failed: %s",
+				 port->name, q, rte_strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int
 hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err, size_t errlen)
 {
@@ -221,53 +259,40 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 		port->reta_size = info.reta_size;
 	}
 
-	ret = rte_eth_dev_configure(pid, prm->n_queues, prm->n_queues, &conf);
-	if (ret < 0) {
-		snprintf(err, errlen, "vf: cannot configure %u queue pairs on '%s': %s",
-			 prm->n_queues, port->name, rte_strerror(-ret));
-		return ret;
-	}
+	if (prm->rx_intr && port->ops != NULL && port->ops->rx_intr)
+		conf.intr_conf.rxq = 1;
+	port->n_queues = prm->n_queues;
+	port->conf = conf;
 	/*
 	 * configure() records the MTU; set_mtu() is what reaches the device. Not
 	 * with a clamped MTU: af_packet/tap apply it to the kernel interface
 	 * (SIOCSIFMTU), which would shrink it below the MTU asked for.
 	 */
-	ret = clamped ? 0 : rte_eth_dev_set_mtu(pid, mtu);
-	if (ret < 0 && ret != -ENOTSUP) {
-		snprintf(err, errlen, "mtu: VF '%s' refused it: %s, got '%u'", port->name,
-			 rte_strerror(-ret), prm->mtu);
-		return ret;
-	}
-	ret = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nb_rxd, &nb_txd);
+	port->mtu_set = clamped ? 0 : mtu;
+	port->nb_txd = nb_txd;
+	port->rxconf = info.default_rxconf;
+	port->rxconf.offloads = conf.rxmode.offloads;
+	port->txconf = info.default_txconf;
+	port->txconf.offloads = conf.txmode.offloads;
+	for (uint16_t q = 0; q < prm->n_queues; q++)
+		port->rx_pools[q] = prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool;
+	ret = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nb_rxd, &port->nb_txd);
 	if (ret < 0) {
 		snprintf(err, errlen, "rx_ring_size: VF '%s' rejects the ring sizes: %s",
 			 port->name, rte_strerror(-ret));
 		return ret;
 	}
-	for (uint16_t q = 0; q < prm->n_queues; q++) {
-		struct rte_eth_rxconf rxc = info.default_rxconf;
-		struct rte_eth_txconf txc = info.default_txconf;
-		int socket = rte_eth_dev_socket_id(pid);
-
-		rxc.offloads = conf.rxmode.offloads;
-		txc.offloads = conf.txmode.offloads;
-		port->rxconf = rxc;
-		port->rx_pools[q] = prm->rx_pools[q] ? prm->rx_pools[q] : prm->rx_pool;
-		ret = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, &rxc, port->rx_pools[q]);
-		if (ret < 0) {
-			snprintf(err, errlen, "rx_ring_size: VF '%s' RX queue %u setup failed: %s",
-				 port->name, q, rte_strerror(-ret));
-			return ret;
-		}
-		ret = rte_eth_tx_queue_setup(pid, q, nb_txd, socket, &txc);
-		if (ret < 0) {
-			snprintf(err, errlen, "tx_ring_size: VF '%s' TX queue %u setup failed: %s",
-				 port->name, q, rte_strerror(-ret));
-			return ret;
-		}
-	}
-	port->n_queues = prm->n_queues;
 	port->nb_rxd = nb_rxd;
+	ret = hw_port_configure(port, err, errlen);
+	if (ret < 0 && port->conf.intr_conf.rxq) {
+		/* Interrupts are an optimisation: a port that works without them is served. */
+		VFR_LOG(NOTICE, "port %u: cannot be configured with RX interrupts (%s); its "
+			"queues are polled on a timer when idle", pid, err);
+		port->conf.intr_conf.rxq = 0;
+		ret = hw_port_configure(port, err, errlen);
+	}
+	if (ret < 0)
+		return ret;
 	for (uint16_t q = 0; q < prm->n_queues; q++)
 		port->rxq_size[q] = nb_rxd;
 	port->rx_desc_lim = info.rx_desc_lim;
@@ -277,9 +302,22 @@ hw_port_setup(struct hw_port *port, const struct hw_port_params *prm, char *err,
 	port->tx_offloads = conf.txmode.offloads;
 	VFR_LOG(INFO,
 	       "port %u: %u queue pairs, %u/%u descriptors, mtu %u, rx offloads 0x%" PRIx64
-	       ", tx offloads 0x%" PRIx64 "",
-	       pid, prm->n_queues, nb_rxd, nb_txd, prm->mtu, port->rx_offloads, port->tx_offloads);
+	       ", tx offloads 0x%" PRIx64 "%s",
+	       pid, prm->n_queues, nb_rxd, port->nb_txd, prm->mtu, port->rx_offloads,
+	       port->tx_offloads, port->conf.intr_conf.rxq ? ", rx interrupts" : "");
 	return 0;
+}
+
+/* Does every RX queue have its interrupt fd? (The port is started.) */
+static bool
+hw_port_rx_intr_usable(const struct hw_port *port)
+{
+	if (!port->conf.intr_conf.rxq)
+		return false;
+	for (uint16_t q = 0; q < port->n_queues; q++)
+		if (rte_eth_dev_rx_intr_ctl_q_get_fd(port->port_id, q) < 0)
+			return false;
+	return true;
 }
 
 int
@@ -287,11 +325,26 @@ hw_port_start(struct hw_port *port, char *err, size_t errlen)
 {
 	int ret = rte_eth_dev_start(port->port_id);
 
+	if (ret < 0 && port->conf.intr_conf.rxq) {
+		VFR_LOG(NOTICE, "port %u: does not start with RX interrupts (%s); configured "
+			"again without, its queues are polled on a timer when idle",
+			port->port_id, rte_strerror(-ret));
+		port->conf.intr_conf.rxq = 0;
+		ret = hw_port_configure(port, err, errlen);
+		if (ret < 0)
+			return ret;
+		ret = rte_eth_dev_start(port->port_id);
+	}
 	if (ret < 0) {
 		snprintf(err, errlen, "vf: cannot start '%s': %s", port->name, rte_strerror(-ret));
 		return ret;
 	}
 	port->started = true;
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
+	port->rx_intr = hw_port_rx_intr_usable(port);
+	if (port->conf.intr_conf.rxq && !port->rx_intr)
+		VFR_LOG(NOTICE, "port %u: RX interrupts configured but a queue has no interrupt "
+			"fd; its queues are polled on a timer when idle", port->port_id);
 	/*
 	 * The VF is dedicated to one guest whose MAC we do not learn over
 	 * vhost-user: accept everything it is given. A real VF may refuse
@@ -314,6 +367,7 @@ hw_port_stop(struct hw_port *port)
 		return ret;
 	}
 	port->started = false;
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
 	return 0;
 }
 
@@ -327,6 +381,7 @@ hw_port_restart(struct hw_port *port)
 		return ret;
 	}
 	port->started = true;
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
 	/* A stop may reset the filters of some PMDs: set them again. */
 	rte_eth_promiscuous_enable(port->port_id);
 	rte_eth_allmulticast_enable(port->port_id);
@@ -338,6 +393,7 @@ hw_port_rx_queue_stop(struct hw_port *port, uint16_t qid)
 {
 	int ret = rte_eth_dev_rx_queue_stop(port->port_id, qid);
 
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
 	if (ret < 0)
 		VFR_LOG(ERR, "port %u: cannot stop RX queue %u: %s", port->port_id, qid,
 			rte_strerror(-ret));
@@ -349,6 +405,7 @@ hw_port_rx_queue_start(struct hw_port *port, uint16_t qid)
 {
 	int ret = rte_eth_dev_rx_queue_start(port->port_id, qid);
 
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
 	if (ret < 0)
 		VFR_LOG(ERR, "port %u: cannot start RX queue %u: %s", port->port_id, qid,
 			rte_strerror(-ret));
@@ -364,6 +421,7 @@ hw_port_rx_queue_setup(struct hw_port *port, uint16_t qid, uint16_t nb_rxd)
 
 	ret = rte_eth_rx_queue_setup(pid, qid, n, rte_eth_dev_socket_id(pid), &port->rxconf,
 				     port->rx_pools[qid]);
+	atomic_fetch_add_explicit(&port->epoch, 1, memory_order_release);
 	if (ret < 0) {
 		VFR_LOG(ERR, "port %u: RX queue %u setup with %u descriptors failed: %s", pid, qid,
 			n, rte_strerror(-ret));

@@ -126,6 +126,16 @@ vhost_backend_relay_by_path(const char *path)
 	return NULL;
 }
 
+/* The control thread has work (an event, a bind to try, an interrupt a quiesce owes). */
+static void
+vhost_backend_wake_ctl(void)
+{
+	static const uint64_t one = 1;
+
+	if (vb_env.ctl_fd >= 0)
+		(void)!write(vb_env.ctl_fd, &one, sizeof(one));
+}
+
 static void
 vhost_backend_post(const struct fwd_relay *relay, uint32_t type, int vid, uint16_t vring,
 		   uint16_t enable, uint64_t features)
@@ -141,15 +151,23 @@ vhost_backend_post(const struct fwd_relay *relay, uint32_t type, int vid, uint16
 
 	if (rte_ring_mp_enqueue_elem(vb_env.events, &ev, sizeof(ev)) != 0)
 		atomic_fetch_add_explicit(vb_env.events_lost, 1, memory_order_relaxed);
+	vhost_backend_wake_ctl();
 }
 
 static void
 vhost_backend_want_rebind(struct fwd_relay *relay, int qid)
 {
-	for (uint16_t i = 0; i < relay->n_queues; i++)
-		if (relay->queues[i].zc != NULL && (qid < 0 || qid == i))
+	bool any = false;
+
+	for (uint16_t i = 0; i < relay->n_queues; i++) {
+		if (relay->queues[i].zc != NULL && (qid < 0 || qid == i)) {
 			atomic_store_explicit(&relay->queues[i].zc_rebind, true,
 					      memory_order_release);
+			any = true;
+		}
+	}
+	if (any)
+		vhost_backend_wake_ctl();
 }
 
 /* The copy path checks the guest's avail index against the ring's size. */
@@ -186,7 +204,11 @@ vhost_backend_new_device(int vid)
 		if (2u * i + 1 >= nr_vring)
 			break;
 		q->guest_csum = features & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
-		/* We poll: the guest need not kick us, saving it a VM exit per burst. */
+		/*
+		 * We poll: the guest need not kick us, saving it a VM exit per burst.
+		 * An idle worker enables kicks only while it sleeps (forwarder/). No
+		 * vring lock is held here, and no worker uses the device yet.
+		 */
 		rte_vhost_enable_guest_notification(vid, 2 * i, 0);
 		rte_vhost_enable_guest_notification(vid, 2 * i + 1, 0);
 		vhost_backend_note_rx_size(q, vid);
@@ -198,6 +220,8 @@ vhost_backend_new_device(int vid)
 	atomic_store_explicit(&relay->vid, vid, memory_order_release);
 	atomic_fetch_add_explicit(&relay->connects, 1, memory_order_relaxed);
 	relay->conn_ran = true;
+	/* A sleeping worker arms this device's kicks and the VF now. */
+	fwd_relay_wake_workers(relay);
 	vhost_backend_post(relay, FWD_EV_GUEST_UP, vid, nr_vring, 0, features);
 	return 0;
 }
@@ -234,6 +258,8 @@ vhost_backend_destroy_device(int vid)
 	 * Workers never wait on us, so this cannot deadlock.
 	 */
 	rte_rcu_qsbr_synchronize(vb_env.qsv, RTE_QSBR_THRID_INVALID);
+	/* A sleeping worker lets go of the kick fds it waits on (its own duplicates). */
+	fwd_relay_wake_workers(relay);
 	/* The connection is closing: librte_vhost unmaps guest memory next. */
 	if (relay->guard_closing)
 		vhost_guard_clear(relay->index, relay->cfg->name);
@@ -270,6 +296,8 @@ vhost_backend_vring_state_changed(int vid, uint16_t vring, int enable)
 			if (enable)
 				vhost_backend_want_rebind(relay, qid);
 		}
+		/* Its worker arms this ring's kick, or stops waiting on it (an eventfd write). */
+		fwd_queue_wake_worker(q);
 	}
 	vhost_backend_post(relay, FWD_EV_VRING, vid, vring, enable != 0, 0);
 	return 0;
@@ -407,6 +435,7 @@ vhost_backend_pre_msg(int vid, void *msg)
 	case VB_MSG_SET_MEM_TABLE:
 		qsync_ctl_detach(relay, true);
 		vhost_backend_want_rebind(relay, -1);
+		fwd_relay_wake_workers(relay);
 		/* librte_vhost unmaps the old regions (every vring lock held: no worker in). */
 		vhost_guard_clear(relay->index, relay->cfg->name);
 		break;
@@ -414,27 +443,35 @@ vhost_backend_pre_msg(int vid, void *msg)
 		if (index % 2 == 0 && index / 2 < relay->n_queues) {
 			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
 			vhost_backend_want_rebind(relay, (int)(index / 2));
+			fwd_queue_wake_worker(&relay->queues[index / 2]);
 		} else {
 			qsync_ctl_sync(relay);
 		}
 		break;
 	case VB_MSG_SET_VRING_ENABLE:
-		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues)
+		if (num == 0 && index % 2 == 0 && index / 2 < relay->n_queues) {
 			qsync_ctl_quiesce(&relay->queues[index / 2], QSYNC_FB_NONE, true);
-		else
+			fwd_queue_wake_worker(&relay->queues[index / 2]);
+			/* The interrupt the quiesce could not send under the locks. */
+			vhost_backend_wake_ctl();
+		} else {
 			qsync_ctl_sync(relay);
+		}
 		break;
 	case VB_MSG_SET_FEATURES:
 		/* Dirty logging starts: every completion would have to be logged. */
-		if (u64 & (1ULL << VHOST_F_LOG_ALL))
+		if (u64 & (1ULL << VHOST_F_LOG_ALL)) {
 			qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
-		else
+			fwd_relay_wake_workers(relay);
+		} else {
 			qsync_ctl_sync(relay);
+		}
 		vhost_backend_want_rebind(relay, -1);
 		break;
 	case VB_MSG_SET_LOG_BASE:
 		qsync_ctl_quiesce_relay(relay, QSYNC_FB_live_migration, true);
 		vhost_backend_want_rebind(relay, -1);
+		fwd_relay_wake_workers(relay);
 		break;
 	case VB_MSG_SET_OWNER:
 	case VB_MSG_SET_LOG_FD:
@@ -513,6 +550,9 @@ vhost_backend_post_msg(int vid, void *msg)
 			if (fl >= 0 && !(fl & O_NONBLOCK))
 				fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		}
+		/* A new kick fd: a sleeping worker must wait on it, not on the old one. */
+		if (req == VB_MSG_SET_VRING_KICK && (u64 & 0xff) / 2 < relay->n_queues)
+			fwd_queue_wake_worker(&relay->queues[(u64 & 0xff) / 2]);
 		break;
 	case VB_MSG_SET_MEM_TABLE:
 		if (!vhost_backend_mem_table_sane(relay, vid)) {

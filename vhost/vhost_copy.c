@@ -34,6 +34,8 @@ static RTE_DEFINE_PER_LCORE(struct fwd_queue *, vhost_copy_cur);
  * refusal already is one.
  */
 #define VHOST_COPY_TX_STUCK_POLLS 4096
+/* Before a sleep: a spin of refusals, not one poll that met a message in flight. */
+#define VHOST_COPY_TX_STUCK_SLEEP_POLLS 64
 #define VHOST_COPY_RX_STUCK_GIVES 1
 
 static inline void
@@ -250,4 +252,14 @@ vhost_copy_tx_idle(struct fwd_queue *q, int vid)
 	vhost_copy_note_stuck(&q->tx_stuck_polls, &q->stats.tx_ring_stuck,
 			      rte_vhost_avail_entries(vid, q->qid * 2 + 1) != 0,
 			      VHOST_COPY_TX_STUCK_POLLS);
+}
+
+void
+vhost_copy_tx_sleep(struct fwd_queue *q)
+{
+	if (q->tx_stuck_polls >= VHOST_COPY_TX_STUCK_SLEEP_POLLS &&
+	    q->tx_stuck_polls < VHOST_COPY_TX_STUCK_POLLS) {
+		q->tx_stuck_polls = VHOST_COPY_TX_STUCK_POLLS;
+		q->stats.tx_ring_stuck++;
+	}
 }

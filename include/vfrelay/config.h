@@ -47,6 +47,13 @@ enum fwd_zc_unknown_vf {
 	FWD_ZC_UNKNOWN_PORT_STOP,  /**< it stops DMA and frees its RX rings when the port stops */
 };
 
+/** What a worker does when it finds no work (`idle`). */
+enum fwd_idle_mode {
+	FWD_IDLE_EVENT = 0, /**< sleep until a VF interrupt, a guest kick or the control side */
+	FWD_IDLE_BACKOFF,   /**< sleep for a doubling interval up to idle_sleep_max_us */
+	FWD_IDLE_POLL,      /**< never sleep */
+};
+
 /** One `[relay NAME]` section: one vNIC, one VF, one vhost-user socket. */
 struct fwd_relay_config {
 	char name[FWD_NAME_MAX];
@@ -71,7 +78,7 @@ struct fwd_config {
 	unsigned int lcores[FWD_MAX_LCORES]; /**< [0] = control thread, rest = workers */
 	unsigned int n_lcores;              /**< >= 2 */
 	char eal[FWD_EAL_ARGS_MAX];         /**< extra EAL arguments, whitespace separated */
-	bool idle_backoff;                  /**< sleep when idle (default true) */
+	enum fwd_idle_mode idle;            /**< `idle` (or its old spelling `idle_backoff`) */
 	uint32_t idle_sleep_max_us;         /**< back-off ceiling, default 1000 */
 	uint16_t burst;                     /**< packets per burst, 1..64, default 32 */
 	uint16_t tx_retries;                /**< partial VF TX retries before drop, default 4 */
@@ -107,5 +114,7 @@ void fwd_config_defaults(struct fwd_config *cfg);
 const char *fwd_vhost_mode_str(enum fwd_vhost_mode mode);
 /** "auto" / "on" / "off" */
 const char *fwd_zero_copy_str(enum fwd_zero_copy zc);
+/** "event" / "backoff" / "poll" */
+const char *fwd_idle_mode_str(enum fwd_idle_mode mode);
 
 #endif /* VFRELAY_CONFIG_H */

@@ -16,7 +16,8 @@
  *    enable bits; after unpublishing it waits for the workers with RCU. It
  *    takes a relay's zc_lock only to quiesce zero copy (see qsync.h).
  *  - worker lcores: read the published state once per visit, own the
- *    counters of their queues.
+ *    counters of their queues. An idle worker sleeps (idle = event): whoever
+ *    changes what it armed its wake-ups from calls fwd_queue_wake_worker().
  *  - telemetry thread: reads counters and state.
  */
 
@@ -27,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 
@@ -50,6 +52,15 @@ enum fwd_rx_mode {
 	FWD_RX_MODE_ZERO_COPY,
 };
 
+/**
+ * What wakes a sleeping worker besides its VF interrupts and guest kicks: an
+ * eventfd in its epoll set (one per worker).
+ */
+struct fwd_waker {
+	int fd;               /**< eventfd; set before workers start, -1 if none */
+	atomic_bool sleeping; /**< armed and about to sleep or asleep; worker: wo, others: ro */
+};
+
 /** VF queue i <-> guest RX vring 2i and TX vring 2i+1. */
 struct fwd_queue {
 	/* Set before workers start, read-only afterwards. */
@@ -65,6 +76,16 @@ struct fwd_queue {
 	struct rte_ring *redirect_in;
 	uint64_t vf_tx_offloads;      /**< offloads enabled on the VF's TX side */
 	bool vf_rx_csum;              /**< the VF marks RX checksums */
+	struct fwd_waker *waker;      /**< of the worker serving this queue pair */
+
+	/*
+	 * Anyone: incremented (release) after changing what the queue's worker
+	 * arms its wake-ups from (device, vring enable bits, kick fds, zero-copy
+	 * request, VF queues, redirection); worker: ro. fwd_queue_wake_worker().
+	 */
+	_Atomic uint32_t wake_gen;
+	/* Worker: wo, telemetry: ro. enum fwd_idle_mode the queue pair runs now. */
+	_Atomic int wake_mode;
 
 	/* vhost-events: wo (release), worker: ro (acquire). -1: no device. */
 	_Atomic int vid;
@@ -154,16 +175,25 @@ struct fwd_relay {
 	struct fwd_queue queues[FWD_MAX_QUEUES];
 };
 
+struct fwd_wake_queue;
+
 /** A worker lcore and the queue pairs it serves. */
 struct fwd_worker {
 	unsigned int lcore;
 	unsigned int rcu_id;          /**< thread id in the RCU QSBR variable */
-	bool idle_backoff;
+	enum fwd_idle_mode idle;
 	uint32_t idle_sleep_max_us;
 	unsigned int n_queues;
 	struct fwd_queue *queues[FWD_MAX_RELAYS * FWD_MAX_QUEUES];
 	struct rte_rcu_qsbr *qsv;
+	/* idle = event: the epoll set the worker sleeps on, and its wake-up state per queue
+	 * (worker only, forwarder/fwd_wake.c). Created before workers start. */
+	int epfd;
+	struct fwd_wake_queue *wake;
+	struct fwd_waker waker;
+	uint32_t storm_us;            /**< worker only: rationing of wake-ups that find nothing */
 
+	struct fwd_waker *ctl;        /**< the control thread's: work a sleeping worker leaves it */
 	atomic_bool stop;             /**< control: wo, worker: ro */
 	struct fwd_lcore_stats stats __rte_cache_aligned; /**< worker: rw, telemetry: ro */
 };
@@ -177,6 +207,9 @@ struct fwd_instance {
 	struct fwd_worker workers[FWD_MAX_LCORES];
 	struct rte_rcu_qsbr *qsv;     /**< workers report quiescence once per loop */
 	struct rte_ring *events;      /**< vhost-events -> control thread (struct fwd_event) */
+	/* The control thread sleeps on it: whoever leaves it work (an event, a bind to try, a
+	 * fallback a worker asks for, a signal) writes it. */
+	struct fwd_waker ctl_waker;
 	_Atomic uint64_t events_lost; /**< ring full: only logging suffers */
 };
 
@@ -196,6 +229,37 @@ struct fwd_event {
 	uint16_t enable;
 	uint64_t features;
 };
+
+/** Wake whoever sleeps on @p wk (an eventfd write: never blocks; async-signal-safe). */
+static inline void
+fwd_waker_wake(const struct fwd_waker *wk)
+{
+	static const uint64_t one = 1;
+
+	/* EAGAIN only at a counter near 2^64: a wake-up is pending then anyway. */
+	if (wk != NULL && wk->fd >= 0)
+		(void)!write(wk->fd, &one, sizeof(one));
+}
+
+/**
+ * @p q's worker must re-read the queue's state before it sleeps again, and wake
+ * if it sleeps. Any thread, also librte_vhost callbacks holding vring locks:
+ * one eventfd write, which never blocks.
+ */
+static inline void
+fwd_queue_wake_worker(struct fwd_queue *q)
+{
+	atomic_fetch_add_explicit(&q->wake_gen, 1, memory_order_release);
+	fwd_waker_wake(q->waker);
+}
+
+/** fwd_queue_wake_worker() for every queue pair of @p relay. */
+static inline void
+fwd_relay_wake_workers(struct fwd_relay *relay)
+{
+	for (uint16_t i = 0; i < relay->n_queues; i++)
+		fwd_queue_wake_worker(&relay->queues[i]);
+}
 
 /**
  * Spread every relay's queue pairs over the workers: queue pairs are dealt

@@ -11,6 +11,7 @@
 #ifndef VFRELAY_HW_H
 #define VFRELAY_HW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,7 +64,12 @@ struct hw_ops {
 	 */
 	bool rx_stop_forgets_partial;
 	uint16_t rx_buf_align;         /**< NIC RX buffer size granularity in bytes */
-	bool rx_intr;                  /**< RX queue interrupts usable (rte_eth_dev_rx_intr_*) */
+	/**
+	 * RX queue interrupts: with intr_conf.rxq the PMD gives each RX queue a file
+	 * descriptor (rte_eth_dev_rx_intr_ctl_q_get_fd()) that becomes readable when
+	 * frames arrive, armed by rte_eth_dev_rx_intr_enable() where the PMD has that op.
+	 */
+	bool rx_intr;
 };
 
 /** A probed, configured VF port. */
@@ -96,6 +102,23 @@ struct hw_port {
 	bool runtime_rx_setup;                 /**< an RX queue can be set up on a started port */
 	struct rte_eth_rxconf rxconf;
 	struct rte_mempool *rx_pools[FWD_MAX_QUEUES];
+	/*
+	 * RX queue interrupts are configured and every RX queue has its fd
+	 * (rte_eth_dev_rx_intr_ctl_q_get_fd() >= 0 while the port runs). Set by
+	 * hw_port_start(), read-only afterwards.
+	 */
+	bool rx_intr;
+	/*
+	 * Bumped by every stop, start and RX queue setup: a queue's interrupt fd
+	 * may have been closed and replaced (VFIO eventfds live from start to stop).
+	 * Control thread: wo (release), workers: ro (acquire).
+	 */
+	_Atomic uint32_t epoch;
+	/* How the port was configured, to configure it again without RX interrupts. */
+	struct rte_eth_conf conf;
+	struct rte_eth_txconf txconf;
+	uint16_t nb_txd;
+	uint16_t mtu_set;          /**< MTU given to rte_eth_dev_set_mtu(), 0: none */
 };
 
 struct hw_port_params {
@@ -103,6 +126,8 @@ struct hw_port_params {
 	uint16_t mtu;
 	uint16_t rx_ring_size;
 	uint16_t tx_ring_size;
+	/** Ask for RX queue interrupts where the PMD has them (hw_ops.rx_intr). */
+	bool rx_intr;
 	struct rte_mempool *rx_pool;                 /**< default RX pool */
 	/** Per-queue override (zero copy's pools), or NULL for rx_pool. */
 	struct rte_mempool *rx_pools[FWD_MAX_QUEUES];
@@ -122,7 +147,12 @@ int hw_port_open(struct hw_port *port, const char *devargs, char *err, size_t er
 int hw_port_setup(struct hw_port *port, const struct hw_port_params *params, char *err,
 		  size_t errlen);
 
-/** Start the port. @return 0 or -errno with a reason in @p err. */
+/**
+ * Start the port. If it does not start with the RX interrupts hw_port_setup()
+ * asked for, it is configured again without them and started (logged; the
+ * workers then poll it on a timer, see port->rx_intr).
+ * @return 0 or -errno with a reason in @p err.
+ */
 int hw_port_start(struct hw_port *port, char *err, size_t errlen);
 
 /*

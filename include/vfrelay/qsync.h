@@ -172,6 +172,29 @@ unsigned int qsync_rx_copy_burst(struct fwd_queue *fq, int vid, struct rte_mbuf 
 /** Guest buffers @p fq's bound ring has for frames now (worker, inside the window). */
 uint16_t qsync_rx_room(struct fwd_queue *fq);
 
+/**
+ * Guest kicks on @p fq's bound RX ring, set from qsync's own ring indices
+ * (worker, inside the window, request ZERO_COPY): librte_vhost's indices of
+ * a bound ring are stale, so rte_vhost_enable_guest_notification() must not
+ * enable them. Non-blocking.
+ *
+ * @param enable true before the worker sleeps waiting for RX buffers: the
+ *               guest is asked to kick once it posts past what qsync took
+ *               (EVENT_IDX: avail_event = last_avail_idx, else
+ *               VRING_USED_F_NO_NOTIFY cleared), then a full fence;
+ *               false once it woke: suppressed again
+ * @return 0, or with @p enable -EAGAIN when the worker must not sleep on the
+ *         kick: the guest posted buffers meanwhile, an interrupt to it is
+ *         still owed, or the ring is not bound
+ */
+int qsync_rx_guest_kicks(struct fwd_queue *fq, bool enable);
+
+/**
+ * An interrupt @p fq's bound ring owes the guest could not be sent yet (its
+ * vring lock was busy): the worker must not sleep (worker, inside the window).
+ */
+bool qsync_rx_notify_owed(const struct fwd_queue *fq);
+
 /** Guest-behaviour counters of a queue (for telemetry). */
 struct qsync_queue_counters {
 	uint64_t bad_desc;

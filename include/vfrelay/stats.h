@@ -63,7 +63,14 @@ struct fwd_lcore_stats {
 	uint64_t idle_cycles; /**< TSC cycles in iterations that moved none, sleeps included */
 	uint64_t packets;     /**< packets moved, both directions */
 	uint64_t iterations;  /**< loop iterations */
-	uint64_t sleeps;      /**< idle back-off sleeps taken */
+	uint64_t sleeps;      /**< sleeps taken (back-off, or waiting for an event) */
+	/* idle = event: why the worker woke (one wake-up may have several causes). */
+	uint64_t wakeups;     /**< returns from waiting for an event */
+	uint64_t wake_vf;     /**< ...a VF RX interrupt (frames arrived) */
+	uint64_t wake_kick;   /**< ...a guest kick (frames to send, or RX buffers posted) */
+	uint64_t wake_ctl;    /**< ...the control side (reconfiguration, redirected frames, stop) */
+	uint64_t wake_timer;  /**< ...the back-off timer of a queue that cannot wake the worker */
+	uint64_t wake_empty;  /**< wake-ups after which the worker found nothing to do */
 };
 
 /** dst += src, counter by counter. */

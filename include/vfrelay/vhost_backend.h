@@ -28,6 +28,9 @@ struct vhost_backend_env {
 	struct rte_ring *events;       /**< struct fwd_event to the control thread */
 	_Atomic uint64_t *events_lost; /**< counts events the full ring dropped */
 	struct rte_rcu_qsbr *qsv;      /**< the workers' quiescent states */
+	int ctl_fd;                    /**< eventfd the control thread sleeps on (-1: none):
+					    written after an event or a zero-copy request is
+					    left for it */
 };
 
 /**
@@ -92,6 +95,13 @@ void vhost_copy_rx_give(struct fwd_queue *q, int vid, struct rte_mbuf **pkts, ui
  * lock: call it outside a zero-copy busy window.
  */
 void vhost_copy_tx_idle(struct fwd_queue *q, int vid);
+
+/**
+ * @p q's worker goes to sleep: a TX ring it took nothing from for its whole spin
+ * though frames were posted is stuck now (a sleeping worker never polls its way
+ * to the run vhost_copy_tx_idle() counts). Worker lcore only.
+ */
+void vhost_copy_tx_sleep(struct fwd_queue *q);
 
 /** Guest TX vring 2*qid+1 -> VF TX queue. @return packets taken from the guest. */
 unsigned int vhost_copy_tx_burst(struct fwd_queue *q, int vid);

@@ -126,7 +126,8 @@ def test_static(tmp):
         f = line_fields(out, "net0")
         check("relays", rc == 0 and f == ["net0", "running", "0000:3b:02.0",
                                           "/run/vfrelay/vm1-net0.sock", "client", "2", "1500",
-                                          "auto", "0x000000017020a783"], repr(out))
+                                          "auto", "event,event", "0x000000017020a783"],
+              repr(out))
         f = line_fields(out, "net1")
         check("relays waiting", f is not None and f[1] == "waiting" and f[5] == "1", repr(out))
 

@@ -363,6 +363,18 @@ static struct err_case err_cases[] = {
 	{ "eal_in_memory_abbreviated", "[vfrelay]\neal = --in-mem\n", -EINVAL,
 	  EAL_OWNED("--in-mem", "--in-mem") },
 
+	/* [vfrelay] idle and its old spelling idle_backoff */
+	{ "idle_bad", "[vfrelay]\nidle = sleep\n", -EINVAL,
+	  VF_ERR("idle", "must be event, backoff or poll", "sleep") },
+	{ "idle_case_sensitive", "[vfrelay]\nidle = Event\n", -EINVAL,
+	  VF_ERR("idle", "must be event, backoff or poll", "Event") },
+	{ "idle_then_idle_backoff", "[vfrelay]\nidle = poll\nidle_backoff = off\n", -EINVAL,
+	  VF_ERR("idle_backoff", "conflicts with idle, which replaces it: keep only idle",
+		 "off") },
+	{ "idle_backoff_then_idle", "[vfrelay]\nidle_backoff = on\nidle = event\n", -EINVAL,
+	  VF_ERR("idle", "conflicts with idle_backoff, its old spelling: keep only idle",
+		 "event") },
+
 	/* [vfrelay] numbers and booleans */
 	{ "idle_backoff_bad", "[vfrelay]\nidle_backoff = maybe\n", -EINVAL,
 	  VF_ERR("idle_backoff", BOOL_RULE, "maybe") },
@@ -507,7 +519,7 @@ test_valid_full(void **state)
 	assert_int_equal(cfg.lcores[0], cpus[0]);
 	assert_int_equal(cfg.lcores[1], cpus[1]);
 	assert_string_equal(cfg.eal, "--no-huge -m 512 --log-level=lib.eal:debug");
-	assert_false(cfg.idle_backoff);
+	assert_int_equal(cfg.idle, FWD_IDLE_POLL);
 	assert_int_equal(cfg.idle_sleep_max_us, 100000);
 	assert_int_equal(cfg.burst, 16);
 	assert_int_equal(cfg.tx_retries, 0);
@@ -540,7 +552,7 @@ static void
 check_defaults(const struct fwd_config *cfg, unsigned int first_unset_relay)
 {
 	assert_string_equal(cfg->eal, "");
-	assert_true(cfg->idle_backoff);
+	assert_int_equal(cfg->idle, FWD_IDLE_EVENT);
 	assert_int_equal(cfg->idle_sleep_max_us, 1000);
 	assert_int_equal(cfg->burst, 32);
 	assert_int_equal(cfg->tx_retries, 4);
@@ -660,10 +672,20 @@ test_bool_words(void **state)
 {
 	static const struct {
 		const char *word;
-		bool value;
+		enum fwd_idle_mode value;
 	} words[] = {
-		{ "on", true }, { "yes", true }, { "true", true }, { "1", true },
-		{ "off", false }, { "no", false }, { "false", false }, { "0", false },
+		/* idle_backoff = on meant "sleep when idle": the default, event, does that now. */
+		{ "on", FWD_IDLE_EVENT },  { "yes", FWD_IDLE_EVENT }, { "true", FWD_IDLE_EVENT },
+		{ "1", FWD_IDLE_EVENT },   { "off", FWD_IDLE_POLL },  { "no", FWD_IDLE_POLL },
+		{ "false", FWD_IDLE_POLL }, { "0", FWD_IDLE_POLL },
+	};
+	static const struct {
+		const char *word;
+		enum fwd_idle_mode value;
+	} modes[] = {
+		{ "event", FWD_IDLE_EVENT },
+		{ "backoff", FWD_IDLE_BACKOFF },
+		{ "poll", FWD_IDLE_POLL },
 	};
 	static struct fwd_config cfg;
 	char err[256];
@@ -675,7 +697,16 @@ test_bool_words(void **state)
 				       RELAY0, words[i].word);
 
 		assert_int_equal(fwd_config_parse_string(text, ORIGIN, &cfg, err, sizeof(err)), 0);
-		assert_int_equal(cfg.idle_backoff, words[i].value);
+		assert_int_equal(cfg.idle, words[i].value);
+		free(text);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		char *text = subst_fmt("[vfrelay]\nidle = %s\nname = vm1\nlcores = @L\n" RELAY0,
+				       modes[i].word);
+
+		assert_int_equal(fwd_config_parse_string(text, ORIGIN, &cfg, err, sizeof(err)), 0);
+		assert_int_equal(cfg.idle, modes[i].value);
+		assert_string_equal(fwd_idle_mode_str(cfg.idle), modes[i].word);
 		free(text);
 	}
 }

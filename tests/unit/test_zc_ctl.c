@@ -2704,6 +2704,7 @@ setup(void)
 		.events = events,
 		.events_lost = &events_lost,
 		.qsv = qsv,
+		.ctl_fd = -1, /* no control thread to wake */
 	});
 	return 0;
 }
