@@ -46,6 +46,7 @@ static const char *const host_keys[] = {
 };
 
 static const char *const default_keys[LV_DEF_COUNT] = {
+	[LV_DEF_IDLE] = "idle",
 	[LV_DEF_IDLE_BACKOFF] = "idle_backoff",
 	[LV_DEF_IDLE_SLEEP_MAX_US] = "idle_sleep_max_us",
 	[LV_DEF_BURST] = "burst",

@@ -90,7 +90,8 @@ enum lv_launcher {
 
 /** Instance defaults: [host] keys copied into every instance config. */
 enum lv_default {
-	LV_DEF_IDLE_BACKOFF = 0, /* [vfrelay] */
+	LV_DEF_IDLE = 0, /* [vfrelay] */
+	LV_DEF_IDLE_BACKOFF,
 	LV_DEF_IDLE_SLEEP_MAX_US,
 	LV_DEF_BURST,
 	LV_DEF_TX_RETRIES,

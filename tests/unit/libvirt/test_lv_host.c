@@ -145,7 +145,7 @@ test_full(void **state)
 		  "eal = --no-huge -m 256\n"
 		  "launcher = direct\n"
 		  "start_timeout = 12\n"
-		  "idle_backoff = off\n"
+		  "idle = backoff\n"
 		  "idle_sleep_max_us = 200\n"
 		  "burst = 16\n"
 		  "tx_retries = 0\n"
@@ -157,7 +157,8 @@ test_full(void **state)
 	assert_string_equal(host.eal, "--no-huge -m 256");
 	assert_int_equal(host.launcher, LV_LAUNCH_DIRECT);
 	assert_int_equal(host.start_timeout_ms, 12000);
-	assert_string_equal(host.defaults[LV_DEF_IDLE_BACKOFF], "off");
+	assert_string_equal(host.defaults[LV_DEF_IDLE], "backoff");
+	assert_string_equal(host.defaults[LV_DEF_IDLE_BACKOFF], "");
 	assert_string_equal(host.defaults[LV_DEF_IDLE_SLEEP_MAX_US], "200");
 	assert_string_equal(host.defaults[LV_DEF_BURST], "16");
 	assert_string_equal(host.defaults[LV_DEF_TX_RETRIES], "0");
@@ -241,6 +242,8 @@ test_instance_defaults(void **state)
 	expect_err(
 		"[host]\nsocket_dir = @D\nvf_pool = a\nrx_ring_size = 1000\n",
 		"host.conf: [host] rx_ring_size: must be a power of two in 64..4096, got '1000'");
+	expect_err("[host]\nsocket_dir = @D\nvf_pool = a\nidle = sometimes\n",
+		   "host.conf: [host] idle: must be event, backoff or poll, got 'sometimes'");
 	expect_err("[host]\nsocket_dir = @D\nvf_pool = a\nidle_backoff = sometimes\n",
 		   "host.conf: [host] idle_backoff: must be on, off, yes, no, true, false, 1 or 0, "
 		   "got 'sometimes'");
