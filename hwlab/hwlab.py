@@ -305,21 +305,8 @@ def l1_image():
             with open(os.path.join(root, 'bin', 'busybox'), 'rb') as f:
                 cp.file('bin/busybox', f.read(), 0o755)
             cp.symlink('bin/sh', 'busybox')
-            for dp, dns, fns in os.walk(os.path.join(ird, mdir)):
-                for dn in sorted(dns):
-                    cp.dir(os.path.relpath(os.path.join(dp, dn), ird))
-                for fn in sorted(fns):
-                    p = os.path.join(dp, fn)
-                    cp.file(os.path.relpath(p, ird), open(p, 'rb').read())
-            tmpd = d + '.tmp'
-            shutil.rmtree(tmpd, ignore_errors=True)
-            os.makedirs(tmpd)
-            shutil.copy(os.path.join(root, 'boot', f'vmlinuz-{kver}'),
-                        os.path.join(tmpd, 'vmlinuz'))
-            with open(os.path.join(tmpd, 'base.cpio'), 'wb') as f:
-                f.write(cp.finish())
-            shutil.rmtree(d, ignore_errors=True)
-            os.rename(tmpd, d)
+            Q.cpio_add_tree(cp, ird, mdir)
+            Q.publish_image(d, os.path.join(root, 'boot', f'vmlinuz-{kver}'), cp.finish())
         finally:
             shutil.rmtree(work, ignore_errors=True)
         log(f'  ok: L1 image ({kver}, {os.path.getsize(base) >> 10} KiB initramfs) built '

@@ -146,6 +146,31 @@ class Cpio:
 # The guest image
 
 
+def cpio_add_tree(cp, root, sub):
+    """Every directory and file under @root/@sub into @cp, named relative to @root,
+    in sorted order (the archive, and so its cache key, is the same every time)."""
+    for dp, dns, fns in os.walk(os.path.join(root, sub)):
+        for dn in sorted(dns):
+            cp.dir(os.path.relpath(os.path.join(dp, dn), root))
+        for fn in sorted(fns):
+            p = os.path.join(dp, fn)
+            with open(p, 'rb') as f:
+                cp.file(os.path.relpath(p, root), f.read())
+
+
+def publish_image(d, vmlinuz, cpio):
+    """@d/vmlinuz (a copy of @vmlinuz) and @d/base.cpio (@cpio's bytes), replacing @d
+    whole: a run that dies half way leaves no image another run would take."""
+    tmpd = d + '.tmp'
+    shutil.rmtree(tmpd, ignore_errors=True)
+    os.makedirs(tmpd)
+    shutil.copy(vmlinuz, os.path.join(tmpd, 'vmlinuz'))
+    with open(os.path.join(tmpd, 'base.cpio'), 'wb') as f:
+        f.write(cpio)
+    shutil.rmtree(d, ignore_errors=True)
+    os.rename(tmpd, d)
+
+
 def _kernel_package():
     """The kernel package linux-image-cloud-amd64 depends on (never a glob)."""
     res = V.run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], check_rc=False)
@@ -216,21 +241,8 @@ def guest_image():
                 with open(os.path.join(ird, mdir, rel), 'wb') as f:
                     f.write(data)
             V.run([os.path.join(root, 'bin', 'busybox'), 'depmod', '-b', ird, kver])
-            for dp, dns, fns in os.walk(os.path.join(ird, mdir)):
-                for dn in sorted(dns):
-                    cp.dir(os.path.relpath(os.path.join(dp, dn), ird))
-                for fn in sorted(fns):
-                    p = os.path.join(dp, fn)
-                    cp.file(os.path.relpath(p, ird), open(p, 'rb').read())
-            tmpd = d + '.tmp'
-            shutil.rmtree(tmpd, ignore_errors=True)
-            os.makedirs(tmpd)
-            shutil.copy(os.path.join(root, 'boot', f'vmlinuz-{kver}'),
-                        os.path.join(tmpd, 'vmlinuz'))
-            with open(os.path.join(tmpd, 'base.cpio'), 'wb') as f:
-                f.write(cp.finish())
-            shutil.rmtree(d, ignore_errors=True)
-            os.rename(tmpd, d)
+            cpio_add_tree(cp, ird, mdir)
+            publish_image(d, os.path.join(root, 'boot', f'vmlinuz-{kver}'), cp.finish())
         finally:
             shutil.rmtree(work, ignore_errors=True)
         log(f'  ok: guest image ({kver}) built in {time.monotonic() - t0:.1f}s')
