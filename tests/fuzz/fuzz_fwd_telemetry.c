@@ -421,6 +421,18 @@ check_relays(struct rte_tel_data *d, bool have)
 		want_str(rd, "features", feat);
 		want_int(rd, "mtu", r->cfg->mtu);
 		want_int(rd, "queues", r->n_queues);
+		{
+			char wake[FWD_MAX_QUEUES * 8] = "";
+			size_t off = 0;
+
+			for (uint16_t q = 0; q < r->n_queues; q++) {
+				int m = atomic_load(&r->queues[q].wake_mode);
+
+				off += (size_t)snprintf(wake + off, sizeof(wake) - off, "%s%s",
+							q ? "," : "", fwd_idle_mode_str(m));
+			}
+			want_str(rd, "wake", wake);
+		}
 		want_str(rd, "zero_copy", fwd_zero_copy_str(atomic_load(&r->zc_mode)));
 		want_u64(rd, "connects", atomic_load(&r->connects));
 		want_u64(rd, "disconnects", atomic_load(&r->disconnects));
@@ -469,6 +481,7 @@ check_stats(struct rte_tel_data *d, const struct fwd_relay *r)
 		want_int(qd, "lcore", fq->lcore);
 		want_str(qd, "mode",
 			 atomic_load(&fq->rx_mode) == FWD_RX_MODE_ZERO_COPY ? "zero-copy" : "copy");
+		want_str(qd, "wake", fwd_idle_mode_str(atomic_load(&fq->wake_mode)));
 		want_int(qd, "rx_enabled", atomic_load(&fq->rx_enabled));
 		want_int(qd, "tx_enabled", atomic_load(&fq->tx_enabled));
 		for (size_t k = 0; k < FWD_QUEUE_N_COUNTERS; k++) {
@@ -485,7 +498,7 @@ check_stats(struct rte_tel_data *d, const struct fwd_relay *r)
 				fbt[f] += fq->zc_fallbacks[f];
 			any_zc = true;
 		}
-		FUZZ_CHECK(entries(qd) == 4 + FWD_QUEUE_N_COUNTERS + (fq->zc ? QSYNC_FB_N + 3 : 0),
+		FUZZ_CHECK(entries(qd) == 5 + FWD_QUEUE_N_COUNTERS + (fq->zc ? QSYNC_FB_N + 3 : 0),
 			   "q%u: %u entries", q, entries(qd));
 	}
 	td = get(d, "total", SH_CONTAINER)->child;
@@ -514,6 +527,13 @@ check_lcores(struct rte_tel_data *d, bool have)
 		want_u64(wd, "packets", wk->stats.packets);
 		want_u64(wd, "iterations", wk->stats.iterations);
 		want_u64(wd, "sleeps", wk->stats.sleeps);
+		want_u64(wd, "wakeups", wk->stats.wakeups);
+		want_u64(wd, "wake_vf", wk->stats.wake_vf);
+		want_u64(wd, "wake_kick", wk->stats.wake_kick);
+		want_u64(wd, "wake_ctl", wk->stats.wake_ctl);
+		want_u64(wd, "wake_timer", wk->stats.wake_timer);
+		want_u64(wd, "wake_empty", wk->stats.wake_empty);
+		want_str(wd, "idle", fwd_idle_mode_str(wk->idle));
 		want_int(wd, "queues", wk->n_queues);
 	}
 }
