@@ -441,17 +441,20 @@ fwd_ctl_zc_service(struct fwd_instance *inst)
 							memory_order_acq_rel);
 			if (want != QSYNC_FB_NONE)
 				qsync_ctl_quiesce(q, (enum qsync_fallback)want, false);
-			if (!atomic_load_explicit(&q->zc_rebind, memory_order_acquire))
+			/*
+			 * Taken before the bind, not cleared after it: a message hook that
+			 * unbinds the queue once the bind has let go of zc_lock asks again,
+			 * and that request must not be lost (zero_copy = on: RX parked until
+			 * the next event).
+			 */
+			if (!atomic_exchange_explicit(&q->zc_rebind, false, memory_order_acq_rel))
 				continue;
 			vid = atomic_load_explicit(&q->vid, memory_order_acquire);
-			if (vid < 0 ||
-			    !atomic_load_explicit(&q->rx_enabled, memory_order_relaxed)) {
-				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
+			if (vid < 0 || !atomic_load_explicit(&q->rx_enabled, memory_order_relaxed))
 				continue;
-			}
 			/* -EAGAIN: a vhost message is in flight; try again next round. */
-			if (qsync_ctl_bind(q, vid) != -EAGAIN)
-				atomic_store_explicit(&q->zc_rebind, false, memory_order_relaxed);
+			if (qsync_ctl_bind(q, vid) == -EAGAIN)
+				atomic_store_explicit(&q->zc_rebind, true, memory_order_release);
 		}
 		/* A sleeping worker re-arms from the new state (a retry that changed nothing
 		 * wakes nobody). */
