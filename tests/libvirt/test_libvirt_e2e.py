@@ -362,6 +362,10 @@ class Domain:
             raise Fail(f'{self.name}: eth0 setup: {out}')
         check(True, f'{self.name} booted, eth0 {GUEST_IP} (mac {self.mac})')
         self.ns = ns
+        # Every guest here is GUEST_IP: the namespace may still resolve it to the MAC of
+        # the guest that had this VF before (vm1's, for vm3), which this guest drops;
+        # Linux takes up to ~50 s to find out by itself.
+        sh(['ip', '-n', ns, 'neigh', 'flush', 'all'], check_rc=False)
 
     def ping(self, what):
         def pred():
