@@ -21,13 +21,7 @@ def bring_up_tap(env, tap, zero_copy='off', guest_kw=None, **relay_kw):
 
 
 def tap_port(env, tap):
-    V.wait_until(lambda: os.path.exists(f'/sys/class/net/{tap}'), 10, f'{tap} to exist')
-    with open(f'/proc/sys/net/ipv6/conf/{tap}/disable_ipv6', 'w') as f:
-        f.write('1')  # only the test's frames on this wire
-    port = V.RootPort(tap)
-    env.ports.append(port)
-    time.sleep(0.3)
-    return port
+    return Z.tap_port(env, tap)
 
 
 def worker(env, lcore='1'):

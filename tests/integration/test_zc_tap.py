@@ -16,9 +16,6 @@ polling them, so tap never writes into a buffer the guest took back.
      frames exact both times; no CRIT or stuck worker in vfrelay's log.
 """
 
-import os
-import time
-
 import vfrtest as V
 import zctest as Z
 
@@ -44,12 +41,7 @@ def scenario():
         # persist: tap keeps its link up while vfrelay stops the port to reclaim buffers
         env.bring_up(guest_kw={'fwd': 'macswap'}, vf=f'net_tap0,iface={TAP},persist',
                      zero_copy='auto')
-        V.wait_until(lambda: os.path.exists(f'/sys/class/net/{TAP}'), 10, f'{TAP} to exist')
-        with open(f'/proc/sys/net/ipv6/conf/{TAP}/disable_ipv6', 'w') as f:
-            f.write('1')  # only the test's frames on this wire
-        port = V.RootPort(TAP)
-        env.ports.append(port)
-        time.sleep(0.3)
+        port = Z.tap_port(env, TAP)
 
         V.log('### a: zero copy through tap')
         zero_copy_round(env, port, 'UDP frames through tap, zero copy')

@@ -247,3 +247,15 @@ def exchange_tagged(port, frames, window=16, timeout=20.0, idle_timeout=3.0):
         port.sock.settimeout(None)
         port.sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 0)
     return got, problems
+
+
+def tap_port(env, tap):
+    """A raw socket on the tap interface vfrelay's net_tap VF created, once it exists,
+    with the kernel's IPv6 off on it: only the test's frames on this wire."""
+    V.wait_until(lambda: os.path.exists(f'/sys/class/net/{tap}'), 10, f'{tap} to exist')
+    with open(f'/proc/sys/net/ipv6/conf/{tap}/disable_ipv6', 'w') as f:
+        f.write('1')
+    port = V.RootPort(tap)
+    env.ports.append(port)
+    time.sleep(0.3)
+    return port
